@@ -1,0 +1,236 @@
+"""The type store: ROS message and service types as plain typed data.
+
+Types come from rosbags' typestore (the ROS 1 Noetic set, no ROS install needed) plus message and
+service definitions registered from their ``.msg`` / ``.srv`` text. Names are public in their ROS 1
+form (``geometry_msgs/Twist``); ``pkg/msg/Name`` is accepted too. Times and durations are the ROS 1
+primitives ``time`` and ``duration``.
+
+A store is an explicit object, never a global registry: each backend owns one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys.base import Nodetype
+
+from rosweb.errors import MessageError, UnknownTypeError
+
+__all__ = ["PRIMITIVES", "Constant", "Field", "ServiceType", "TypeStore"]
+
+#: ROS 1 primitive type names and the Python type of their JSON value.
+PRIMITIVES: frozenset[str] = frozenset(
+    {
+        "bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+        "float32", "float64", "string", "time", "duration", "char", "byte",
+    }
+)  # fmt: skip
+
+_TIME_TYPES = {"builtin_interfaces/msg/Time": "time", "builtin_interfaces/msg/Duration": "duration"}
+_PLACEHOLDER = "structure_needs_at_least_one_member"
+
+_STD_SRVS = {
+    "std_srvs/Empty": "---\n",
+    "std_srvs/Trigger": "---\nbool success\nstring message\n",
+    "std_srvs/SetBool": "bool data\n---\nbool success\nstring message\n",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field of a message type.
+
+    ``type`` is the element type: a primitive name or a message type (public name).
+    ``array_length`` is ``None`` for a scalar, ``0`` for a variable-length array, N for ``T[N]``.
+    """
+
+    name: str
+    type: str
+    array_length: int | None = None
+
+    @property
+    def is_array(self) -> bool:
+        return self.array_length is not None
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.type in PRIMITIVES
+
+    @property
+    def type_text(self) -> str:
+        """The type as written in a ``.msg`` file: ``float64[36]``, ``uint8[]``, ``Header``."""
+        if self.array_length is None:
+            return self.type
+        return f"{self.type}[{self.array_length or ''}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    name: str
+    type: str
+    value: int | float | str | bool
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceType:
+    name: str
+    request: str
+    response: str
+    md5sum: str
+
+
+def public_name(name: str) -> str:
+    """``pkg/msg/Name`` -> ``pkg/Name``; ROS 1 names pass unchanged."""
+    parts = name.strip("/").split("/")
+    if len(parts) == 3 and parts[1] in ("msg", "srv"):
+        return f"{parts[0]}/{parts[2]}"
+    return name.strip("/")
+
+
+def _internal_name(name: str) -> str:
+    parts = name.strip("/").split("/")
+    if len(parts) == 2:
+        return f"{parts[0]}/msg/{parts[1]}"
+    return name.strip("/")
+
+
+class TypeStore:
+    """Message and service types, with fields, constants, definitions and md5sums."""
+
+    def __init__(self) -> None:
+        self._ts = get_typestore(Stores.ROS1_NOETIC)
+        self._services: dict[str, ServiceType] = {}
+        self._fields: dict[str, tuple[Field, ...]] = {}
+        self._lock = threading.Lock()
+        for name, text in _STD_SRVS.items():
+            self.register_srv(name, text)
+
+    # -- registration -------------------------------------------------------------------------
+
+    def register_msg(self, name: str, text: str) -> None:
+        """Register a message type from its ``.msg`` definition text."""
+        try:
+            types = get_types_from_msg(text, _internal_name(name))
+            with self._lock:
+                self._ts.register(types)
+        except Exception as err:  # rosbags raises several unrelated error types here
+            raise MessageError(f"cannot register {name}: {err}") from err
+
+    def register_srv(self, name: str, text: str) -> None:
+        """Register a service type from its ``.srv`` text (request ``---`` response)."""
+        name = public_name(name)
+        request_text, sep, response_text = text.partition("\n---")
+        if not sep:
+            if not text.startswith("---"):
+                raise MessageError(f"service definition of {name} has no '---' separator")
+            request_text, response_text = "", text[3:]
+        self.register_msg(f"{name}Request", request_text)
+        self.register_msg(f"{name}Response", response_text.lstrip("-"))
+        md5 = hashlib.md5(
+            (self._md5_text(f"{name}Request") + self._md5_text(f"{name}Response")).encode(),
+            usedforsecurity=False,
+        ).hexdigest()
+        self._services[name] = ServiceType(name, f"{name}Request", f"{name}Response", md5)
+
+    # -- lookup ---------------------------------------------------------------------------------
+
+    def message_types(self) -> list[str]:
+        return sorted(public_name(n) for n in self._ts.fielddefs if n not in _TIME_TYPES)
+
+    def service_types(self) -> list[str]:
+        return sorted(self._services)
+
+    def has_message(self, name: str) -> bool:
+        internal = _internal_name(name)
+        return internal in self._ts.fielddefs and internal not in _TIME_TYPES
+
+    def has_service(self, name: str) -> bool:
+        return public_name(name) in self._services
+
+    def service(self, name: str) -> ServiceType:
+        try:
+            return self._services[public_name(name)]
+        except KeyError:
+            raise UnknownTypeError(public_name(name)) from None
+
+    def _defs(self, name: str) -> tuple[list[Any], list[Any]]:
+        internal = _internal_name(name)
+        if internal in _TIME_TYPES:
+            raise UnknownTypeError(public_name(name))
+        try:
+            defs: tuple[list[Any], list[Any]] = self._ts.fielddefs[internal]
+        except KeyError:
+            raise UnknownTypeError(public_name(name)) from None
+        return defs
+
+    def fields(self, name: str) -> tuple[Field, ...]:
+        """The fields of a message type, in order (cached)."""
+        cached = self._fields.get(name)
+        if cached is not None:
+            return cached
+        result = tuple(
+            _field(fname, desc) for fname, desc in self._defs(name)[1] if fname != _PLACEHOLDER
+        )
+        self._fields[name] = result
+        return result
+
+    def constants(self, name: str) -> tuple[Constant, ...]:
+        return tuple(Constant(n, t, v) for n, t, v in self._defs(name)[0])
+
+    def definition(self, name: str) -> str:
+        """The full ROS 1 message definition text (as in a bag's connection header)."""
+        self._defs(name)
+        text: str = self._ts.generate_msgdef(_internal_name(name), ros_version=1)[0]
+        return text
+
+    def md5sum(self, name: str) -> str:
+        if self.has_service(name):
+            return self.service(name).md5sum
+        self._defs(name)
+        md5: str = self._ts.generate_msgdef(_internal_name(name), ros_version=1)[1]
+        return md5
+
+    def dependencies(self, name: str) -> list[str]:
+        """Every message type used by ``name``, depth first, each once."""
+        seen: dict[str, None] = {}
+
+        def walk(type_name: str) -> None:
+            for f in self.fields(type_name):
+                if not f.is_builtin and f.type not in seen:
+                    seen[f.type] = None
+                    walk(f.type)
+
+        walk(name)
+        return list(seen)
+
+    def _md5_text(self, name: str) -> str:
+        """genmsg's md5 text of a message: constants, then fields with nested types as md5s."""
+        lines = [f"{c.type} {c.name}={c.value}" for c in self.constants(name)]
+        for f in self.fields(name):
+            if f.is_builtin:
+                lines.append(f"{f.type_text} {f.name}")
+            else:
+                lines.append(f"{self.md5sum(f.type)} {f.name}")
+        return "\n".join(lines).strip()
+
+
+def _element(desc: tuple[Any, Any]) -> str:
+    kind, arg = desc
+    if kind == Nodetype.BASE:
+        base: str = arg[0]
+        return base
+    if arg in _TIME_TYPES:
+        return _TIME_TYPES[arg]
+    return public_name(arg)
+
+
+def _field(name: str, desc: tuple[Any, Any]) -> Field:
+    kind, arg = desc
+    if kind in (Nodetype.ARRAY, Nodetype.SEQUENCE):
+        sub, length = arg
+        return Field(name, _element(sub), length if kind == Nodetype.ARRAY else 0)
+    return Field(name, _element(desc))

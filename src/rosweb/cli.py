@@ -1,0 +1,127 @@
+"""The ``rosweb`` command.
+
+``rosweb run`` serves the robot; the other commands talk to a running server over HTTP. Domain
+errors become a one-line message and exit code 1 here, in :func:`main`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+import requests
+
+from rosweb import __version__, config
+from rosweb.errors import RosWebError
+
+__all__ = ["cli", "main"]
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class CommandError(RosWebError):
+    """A command failed for a reason the user can act on."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="rosweb")
+def cli() -> None:
+    """Put a robot on the web: serve it (run) or talk to a running server."""
+
+
+@cli.command()
+@click.option("--backend", "-b", help="Middleware URL: sim:// (default, simulated robot).")
+@click.option("--host", help="Address to bind (default 127.0.0.1, loopback only).")
+@click.option("--port", "-p", type=int, help="Port to listen on (default 8080).")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="TOML settings file."
+)
+@click.option("--threads", type=int, help="WSGI worker threads (default 32).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))  # fmt: skip
+def run(
+    backend: str | None,
+    host: str | None,
+    port: int | None,
+    config_file: str | None,
+    threads: int | None,
+    log_level: str,
+) -> None:
+    """Serve the robot's web API (Tornado in front of the Flask app)."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    flags = {
+        "ROSWEB_BACKEND": backend,
+        "ROSWEB_HOST": host,
+        "ROSWEB_PORT": port,
+        "ROSWEB_THREADS": threads,
+    }
+    settings = config.load(
+        {k: v for k, v in flags.items() if v is not None}, toml_file=config_file
+    )
+    from rosweb.server import Server
+    from rosweb.web import RosWeb, create_app
+
+    app = create_app(settings)
+    server = Server(
+        app,
+        settings["ROSWEB_HOST"],
+        settings["ROSWEB_PORT"],
+        threads=settings["ROSWEB_THREADS"],
+        on_ready=lambda s: click.echo(f"rosweb: serving at {s.url}  (Ctrl-C to stop)", err=True),
+    )
+    click.echo(f"rosweb {__version__}: robot {settings['ROSWEB_BACKEND']}", err=True)
+    try:
+        server.serve_forever()
+    except OSError as err:
+        raise CommandError(f"cannot listen on {server.host}:{server.port}: {err.strerror}") from err
+    finally:
+        RosWeb.close(app)
+    click.echo("rosweb: stopped", err=True)
+
+
+def _get(url: str, path: str) -> Any:
+    try:
+        response = requests.get(url.rstrip("/") + path, timeout=10)
+    except requests.RequestException as err:
+        raise CommandError(f"cannot reach rosweb at {url}: {type(err).__name__}") from err
+    body = response.json() if response.content else None
+    if response.status_code >= 400:
+        message = (body or {}).get("error", {}).get("message", response.reason)
+        raise CommandError(f"{path}: {message} (HTTP {response.status_code})")
+    return body
+
+
+@cli.command()
+@click.option("--url", "-u", default=DEFAULT_URL, show_default=True, envvar="ROSWEB_URL",
+              help="Base URL of a running rosweb server.")  # fmt: skip
+@click.option("--verbose", "-v", is_flag=True, help="Show types too (as `rostopic list -v`).")
+def topics(url: str, verbose: bool) -> None:
+    """List the topics of a running server, as `rostopic list`."""
+    for item in _get(url, "/api/topics")["topics"]:
+        click.echo(f"{item['name']} [{item['type']}]" if verbose else item["name"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the CLI; a RosWebError prints one line and exits 1."""
+    try:
+        cli.main(args=argv, prog_name="rosweb", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except RosWebError as err:
+        click.echo(f"rosweb: error: {err}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Settings: one source of truth, the ``ROSWEB_*`` keys of the Flask config.
+
+Sources, later ones winning: :data:`DEFAULTS` < a TOML file < ``ROSWEB_*`` environment variables
+< explicit values (command-line flags, the ``config`` argument of ``create_app``). Every value is
+checked against the type of its default, so a typo fails at start-up, not at the first request.
+
+In TOML, nested tables join with ``_``::
+
+    backend = "sim://"
+    [teleop]
+    timeout = 0.5          # ROSWEB_TELEOP_TIMEOUT
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rosweb.errors import ConfigError
+
+__all__ = ["DEFAULTS", "DOCS", "check", "from_env", "from_toml", "load"]
+
+DEFAULTS: dict[str, Any] = {
+    "ROSWEB_BACKEND": "sim://",
+    "ROSWEB_HOST": "127.0.0.1",
+    "ROSWEB_PORT": 8080,
+    "ROSWEB_THREADS": 32,
+    "ROSWEB_TELEOP_TOPIC": "/cmd_vel",
+    "ROSWEB_TELEOP_LINEAR_SPEED": 0.3,
+    "ROSWEB_TELEOP_ANGULAR_SPEED": 1.0,
+    "ROSWEB_TELEOP_TIMEOUT": 0.5,
+    "ROSWEB_MAX_LINEAR_SPEED": 1.0,
+    "ROSWEB_MAX_ANGULAR_SPEED": 2.0,
+    "ROSWEB_LATEST_TIMEOUT": 2.0,
+    "ROSWEB_SERVICE_TIMEOUT": 10.0,
+}
+
+DOCS: dict[str, str] = {
+    "ROSWEB_BACKEND": "middleware URL: sim:// (embedded simulated robot); ros1:// and agent:// later",
+    "ROSWEB_HOST": "address `rosweb run` binds (loopback by default)",
+    "ROSWEB_PORT": "port `rosweb run` listens on",
+    "ROSWEB_THREADS": "WSGI worker threads of `rosweb run`",
+    "ROSWEB_TELEOP_TOPIC": "topic teleop commands publish geometry_msgs/Twist on",
+    "ROSWEB_TELEOP_LINEAR_SPEED": "m/s of forward/back at speed 1",
+    "ROSWEB_TELEOP_ANGULAR_SPEED": "rad/s of left/right at speed 1",
+    "ROSWEB_TELEOP_TIMEOUT": "deadman: seconds a motion lasts unless repeated, then a zero Twist",
+    "ROSWEB_MAX_LINEAR_SPEED": "clamp on |linear| of every Twist sent to the teleop topic",
+    "ROSWEB_MAX_ANGULAR_SPEED": "clamp on |angular| of every Twist sent to the teleop topic",
+    "ROSWEB_LATEST_TIMEOUT": "default wait (s) of GET /api/topics/<t> for a first message",
+    "ROSWEB_SERVICE_TIMEOUT": "default timeout (s) of service calls",
+}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """``value`` as the type of the key's default; raises ConfigError."""
+    expected = type(DEFAULTS[key])
+    if isinstance(value, str) and expected is not str:
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{key}: expects {expected.__name__}, got {value!r}") from None
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not expected:
+        raise ConfigError(f"{key}: expects {expected.__name__}, got {value!r}")
+    if expected in (int, float) and value < 0:
+        raise ConfigError(f"{key}: expects a non-negative number, got {value!r}")
+    return value
+
+
+def check(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``ROSWEB_*`` items of ``config``, checked; unknown ``ROSWEB_`` keys are errors."""
+    result = {}
+    for key, value in config.items():
+        if not key.startswith("ROSWEB_"):
+            continue
+        if key not in DEFAULTS:
+            raise ConfigError(f"unknown setting {key}; known: {', '.join(sorted(DEFAULTS))}")
+        result[key] = _coerce(key, value)
+    return result
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``ROSWEB_*`` environment variables (``ROSWEB_CONFIG`` names a TOML file, not a key)."""
+    env = os.environ if environ is None else environ
+    return check({k: v for k, v in env.items() if k.startswith("ROSWEB_") and k != "ROSWEB_CONFIG"})
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "ROSWEB") -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.upper() if key.upper().startswith("ROSWEB_") else f"{prefix}_{key.upper()}"
+        if isinstance(value, dict):
+            result.update(_flatten(value, name))
+        else:
+            result[name] = value
+    return result
+
+
+def from_toml(path: str | Path) -> dict[str, Any]:
+    """Settings from a TOML file; raises ConfigError naming the file."""
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path}: {err}") from err
+    try:
+        return check(_flatten(table))
+    except ConfigError as err:
+        raise ConfigError(f"config file {path}: {err}") from err
+
+
+def load(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    toml_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Every setting, from all sources in order of precedence."""
+    env = os.environ if environ is None else environ
+    toml_file = toml_file or env.get("ROSWEB_CONFIG") or None
+    settings = dict(DEFAULTS)
+    if toml_file:
+        settings.update(from_toml(toml_file))
+    settings.update(from_env(env))
+    settings.update(check(overrides or {}))
+    return settings

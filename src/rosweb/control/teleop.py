@@ -1,0 +1,153 @@
+"""Teleop: commands -> Twist within limits, and the deadman that stops a silent operator.
+
+Every motion that reaches the command topic from the web goes through :meth:`Teleop.drive`: it is
+clamped to the velocity limits and lasts ``timeout`` seconds unless repeated; then the watchdog
+publishes a zero Twist. A browser that freezes, a network that drops, a script that crashes all
+leave a stopped robot.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from rosweb.errors import ValidationError
+from rosweb.graph import Graph
+from rosweb.messages import Message, default
+
+__all__ = ["COMMANDS", "TWIST", "Teleop", "VelocityLimits"]
+
+log = logging.getLogger(__name__)
+
+TWIST = "geometry_msgs/Twist"
+
+#: command -> (linear factor, angular factor) of the configured speeds
+COMMANDS: dict[str, tuple[float, float]] = {
+    "forward": (1.0, 0.0),
+    "back": (-1.0, 0.0),
+    "left": (0.0, 1.0),
+    "right": (0.0, -1.0),
+    "stop": (0.0, 0.0),
+}
+
+
+def _clamp(value: float, limit: float) -> float:
+    if not math.isfinite(value):
+        return 0.0
+    return max(-limit, min(limit, value))
+
+
+@dataclass(frozen=True)
+class VelocityLimits:
+    """Largest absolute linear (m/s) and angular (rad/s) velocity sent to the robot."""
+
+    max_linear: float = 1.0
+    max_angular: float = 2.0
+
+    def clamp(self, twist: Message) -> Message:
+        """A copy of the Twist with every component within limits (NaN/inf become 0)."""
+        return {
+            "linear": {k: _clamp(v, self.max_linear) for k, v in twist["linear"].items()},
+            "angular": {k: _clamp(v, self.max_angular) for k, v in twist["angular"].items()},
+        }
+
+
+def is_zero(twist: Message) -> bool:
+    return not any(twist["linear"].values()) and not any(twist["angular"].values())
+
+
+class Teleop:
+    """Publishes Twists on ``topic``; a watchdog thread enforces the deadman ``timeout``."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        topic: str = "/cmd_vel",
+        linear_speed: float = 0.3,
+        angular_speed: float = 1.0,
+        timeout: float = 0.5,
+        limits: VelocityLimits | None = None,
+    ) -> None:
+        self.graph = graph
+        self.topic = topic
+        self.linear_speed = linear_speed
+        self.angular_speed = angular_speed
+        self.timeout = timeout
+        self.limits = limits or VelocityLimits()
+        self._zero = default(graph.types, TWIST)
+        self._deadline: float | None = None  # while moving: when the motion expires
+        self._wake = threading.Condition()
+        self._closed = False
+        #: zero Twists published by the watchdog (a count users and tests can watch)
+        self.deadman_stops = 0
+        self._handle = graph.advertise(topic, TWIST)
+        self._thread = threading.Thread(target=self._watch, name="rosweb-deadman", daemon=True)
+        self._thread.start()
+
+    def command(self, name: str, speed: float = 1.0) -> Message:
+        """Publish the Twist of a teleop command; returns what was published."""
+        if not isinstance(name, str) or name not in COMMANDS:
+            raise ValidationError(
+                f"unknown command {name!r}, expected one of {list(COMMANDS)}", "command"
+            )
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0 <= speed <= 1:
+            raise ValidationError(f"expects a number in [0, 1], got {speed!r}", "speed")
+        linear, angular = COMMANDS[name]
+        twist = default(self.graph.types, TWIST)
+        twist["linear"]["x"] = linear * self.linear_speed * speed
+        twist["angular"]["z"] = angular * self.angular_speed * speed
+        return self.drive(twist)
+
+    def drive(self, twist: Message) -> Message:
+        """Publish a Twist within limits; a non-zero one expires after ``timeout``."""
+        twist = self.limits.clamp(twist)
+        moving = not is_zero(twist)
+        with self._wake:
+            self._deadline = time.monotonic() + self.timeout if moving else None
+            self._wake.notify()
+        self.graph.publish(self.topic, TWIST, twist)
+        return twist
+
+    def stop(self) -> Message:
+        return self.drive(self._zero)
+
+    @property
+    def moving(self) -> bool:
+        return self._deadline is not None
+
+    def _watch(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed and (
+                    self._deadline is None or time.monotonic() < self._deadline
+                ):
+                    wait = None if self._deadline is None else self._deadline - time.monotonic()
+                    self._wake.wait(wait)
+                if self._closed:
+                    return
+                self._deadline = None
+            try:
+                self.graph.publish(self.topic, TWIST, self._zero)
+                self.deadman_stops += 1
+            except Exception:
+                log.exception("deadman could not publish a stop on %s", self.topic)
+
+    def close(self) -> None:
+        """Stop the watchdog; a robot still moving gets a last zero Twist."""
+        with self._wake:
+            if self._closed:
+                return
+            was_moving = self._deadline is not None
+            self._closed = True
+            self._wake.notify()
+        self._thread.join(timeout=2)
+        if was_moving:
+            try:
+                self.graph.publish(self.topic, TWIST, self._zero)
+            except Exception:
+                log.exception("could not publish the final stop on %s", self.topic)
+        self._handle.close()

@@ -1,0 +1,233 @@
+"""Fan-out from one backend subscription to many consumers.
+
+However many web clients watch a topic, the backend sees one subscription. Each message becomes an
+:class:`Envelope` whose JSON text is made at most once, on first demand, and shared by every
+consumer. Each consumer has its own bounded queue that drops the oldest message when full, and an
+optional throttle (minimum interval between delivered messages), so a slow client loses its own
+old messages and never slows the robot or other clients.
+
+The backend callback does O(consumers) appends and returns: it never blocks.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rosweb.errors import TypeMismatchError
+from rosweb.graph import Graph, Handle, normalize_name
+from rosweb.messages import Message, to_json
+
+__all__ = ["Consumer", "Envelope", "Hub"]
+
+log = logging.getLogger(__name__)
+
+
+class Envelope:
+    """One received message, with its JSON text made once and cached."""
+
+    __slots__ = ("_json", "_lock", "msg", "received", "topic", "type")
+
+    def __init__(self, topic: str, type_name: str, msg: Message) -> None:
+        self.topic = topic
+        self.type = type_name
+        self.msg = msg
+        self.received = time.time()
+        self._json: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def json(self) -> str:
+        """The message as JSON text (computed once for all consumers)."""
+        text = self._json
+        if text is None:
+            with self._lock:
+                if self._json is None:
+                    self._json = to_json(self.msg)
+                text = self._json
+        return text
+
+
+class Consumer:
+    """A bounded, drop-oldest queue of envelopes for one client of one topic.
+
+    ``notify`` (if given) is called on the middleware thread after each enqueue; it must not
+    block (an event loop's ``call_soon_threadsafe`` is the intended use).
+    """
+
+    def __init__(
+        self,
+        hub: Hub,
+        topic: str,
+        type_name: str,
+        queue_length: int = 1,
+        throttle_rate: float = 0.0,
+        notify: Callable[[Consumer], None] | None = None,
+    ) -> None:
+        self.topic = topic
+        self.type = type_name
+        self.throttle = max(0.0, throttle_rate) / 1000.0
+        self.dropped = 0
+        self._hub = hub
+        self._queue: collections.deque[Envelope] = collections.deque(maxlen=max(1, queue_length))
+        self._ready = threading.Condition()
+        self._notify = notify
+        self._last = 0.0
+        self.closed = False
+
+    def offer(self, envelope: Envelope) -> None:
+        now = time.monotonic()
+        if self.throttle and now - self._last < self.throttle:
+            return
+        self._last = now
+        with self._ready:
+            if len(self._queue) == self._queue.maxlen:
+                self.dropped += 1
+            self._queue.append(envelope)
+            self._ready.notify()
+        if self._notify is not None:
+            self._notify(self)
+
+    def get(self, timeout: float | None = None) -> Envelope | None:
+        """The oldest queued envelope, waiting up to ``timeout`` s; None on timeout or close."""
+        with self._ready:
+            if not self._queue and not self.closed:
+                self._ready.wait(timeout)
+            return self._queue.popleft() if self._queue else None
+
+    def drain(self) -> list[Envelope]:
+        """Every queued envelope, without waiting."""
+        with self._ready:
+            items = list(self._queue)
+            self._queue.clear()
+            return items
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with self._ready:
+            self._ready.notify_all()
+        self._hub._remove(self)
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Feed:
+    """The hub's state for one topic: the backend subscription, consumers and latest message."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type = type_name
+        self.handle: Handle | None = None
+        self.consumers: list[Consumer] = []
+        self.latest: Envelope | None = None
+        self.cached = False  # someone asked for the latest message: keep the subscription
+        self.arrived = threading.Condition()
+
+
+class Hub:
+    """One backend subscription per topic, a latest-message cache, per-consumer queues."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self._feeds: dict[str, _Feed] = {}
+        self._lock = threading.Lock()
+
+    def _feed(self, topic: str, type_name: str | None) -> _Feed:
+        """The topic's feed, subscribing the backend on first use; caller holds the lock."""
+        feed = self._feeds.get(topic)
+        if feed is None:
+            feed = _Feed(type_name or "")
+
+            def on_message(msg: Message) -> None:
+                self._dispatch(topic, feed, msg)
+
+            handle = self.graph.subscribe(topic, on_message, type_name)
+            feed.type = handle.type
+            feed.handle = handle
+            self._feeds[topic] = feed
+        elif type_name and type_name != feed.type:
+            raise TypeMismatchError(f"topic {topic} has type {feed.type}, not {type_name}")
+        return feed
+
+    def _dispatch(self, topic: str, feed: _Feed, msg: Message) -> None:
+        envelope = Envelope(topic, feed.type, msg)
+        with feed.arrived:
+            feed.latest = envelope
+            feed.arrived.notify_all()
+        for consumer in list(feed.consumers):
+            consumer.offer(envelope)
+
+    def consume(
+        self,
+        topic: str,
+        type_name: str | None = None,
+        *,
+        queue_length: int = 1,
+        throttle_rate: float = 0.0,
+        notify: Callable[[Consumer], None] | None = None,
+    ) -> Consumer:
+        """A new consumer of ``topic``; close it when done."""
+        topic = normalize_name(topic)
+        with self._lock:
+            feed = self._feed(topic, type_name)
+            consumer = Consumer(self, topic, feed.type, queue_length, throttle_rate, notify)
+            feed.consumers.append(consumer)
+        return consumer
+
+    def latest(self, topic: str, timeout: float = 0.0) -> Envelope | None:
+        """The last message on ``topic``, waiting up to ``timeout`` s for a first one.
+
+        The first call subscribes the topic and keeps it subscribed for later calls.
+        """
+        topic = normalize_name(topic)
+        with self._lock:
+            feed = self._feed(topic, None)
+            feed.cached = True
+        deadline = time.monotonic() + timeout
+        with feed.arrived:
+            while feed.latest is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not feed.arrived.wait(remaining):
+                    break
+            return feed.latest
+
+    def feeds(self) -> dict[str, dict[str, Any]]:
+        """Per topic: type, number of consumers, whether cached (for health and debugging)."""
+        with self._lock:
+            return {
+                topic: {"type": feed.type, "consumers": len(feed.consumers), "cached": feed.cached}
+                for topic, feed in self._feeds.items()
+            }
+
+    def _remove(self, consumer: Consumer) -> None:
+        with self._lock:
+            feed = self._feeds.get(consumer.topic)
+            if feed is None or consumer not in feed.consumers:
+                return
+            feed.consumers.remove(consumer)
+            if feed.consumers or feed.cached:
+                return
+            del self._feeds[consumer.topic]
+        if feed.handle is not None:
+            feed.handle.close()
+
+    def close(self) -> None:
+        with self._lock:
+            feeds = list(self._feeds.values())
+            self._feeds.clear()
+        for feed in feeds:
+            for consumer in feed.consumers:
+                consumer.closed = True
+                with consumer._ready:
+                    consumer._ready.notify_all()
+            if feed.handle is not None:
+                feed.handle.close()

@@ -1,0 +1,113 @@
+"""``rosweb run``'s server: Tornado in front, the Flask app behind its WSGI container.
+
+Flask views run on a thread pool (``ROSWEB_THREADS``), so a slow request never blocks the event
+loop; long-lived endpoints (WebSocket, streams) are added as native Tornado handlers in front of
+the WSGI fallback, because Tornado's WSGI container buffers whole responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from typing import Any
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+import tornado.wsgi
+from flask import Flask
+
+__all__ = ["Server"]
+
+log = logging.getLogger(__name__)
+
+
+class Server:
+    """Serve ``app`` on ``host:port`` (port 0 picks a free one: read :attr:`port` after start)."""
+
+    def __init__(
+        self,
+        app: Flask,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        threads: int = 32,
+        handlers: list[Any] | None = None,
+        on_ready: Callable[[Server], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.threads = threads
+        self.handlers = handlers or []
+        self.on_ready = on_ready
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def _serve(self, install_signals: bool) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rosweb-wsgi")
+        wsgi = tornado.wsgi.WSGIContainer(self.app, executor=executor)
+        application = tornado.web.Application(
+            [*self.handlers, (r".*", tornado.web.FallbackHandler, {"fallback": wsgi})]
+        )
+        server = tornado.httpserver.HTTPServer(application, xheaders=False)
+        try:
+            sockets = tornado.netutil.bind_sockets(self.port, self.host, family=socket.AF_UNSPEC)
+            server.add_sockets(sockets)
+            self.port = sockets[0].getsockname()[1]
+            if install_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    self._loop.add_signal_handler(sig, self._stop.set)
+        except BaseException as err:
+            self._error = err
+            self._ready.set()
+            executor.shutdown(wait=False)
+            raise
+        self._ready.set()
+        if self.on_ready is not None:
+            self.on_ready(self)
+        try:
+            await self._stop.wait()
+        finally:
+            server.stop()
+            await server.close_all_connections()
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until SIGINT or SIGTERM."""
+        asyncio.run(self._serve(install_signals=True))
+
+    def start(self) -> None:
+        """Serve in a background thread; returns once listening (raises if binding failed)."""
+        self._thread = threading.Thread(target=self._run_thread, name="rosweb-server", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=30)
+        if self._error is not None:
+            raise self._error
+
+    def _run_thread(self) -> None:
+        try:
+            asyncio.run(self._serve(install_signals=False))
+        except BaseException as err:  # reported to start()'s caller
+            self._error = self._error or err
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -1,0 +1,277 @@
+"""The REST API under ``/api``: topics, services, params, types, teleop, nodes, health.
+
+Views parse and validate input (JSON bodies through :func:`rosweb.messages.from_json`), call the
+Graph, hub or teleop, and answer JSON. Errors are raised, never returned: the handlers of
+:mod:`rosweb.web.errors` give them their one JSON shape.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from rosweb import __version__
+from rosweb.control import COMMANDS, TWIST
+from rosweb.errors import NotFoundError, TypeMismatchError, ValidationError
+from rosweb.graph import normalize_name
+from rosweb.messages import describe, from_json, public_name, to_json
+from rosweb.web.errors import ApiError
+from rosweb.web.extension import get_state
+from rosweb.web.openapi import openapi_spec
+
+__all__ = ["api"]
+
+api = Blueprint("rosweb_api", __name__, url_prefix="/api")
+
+_NAME = re.compile(r"^(/[A-Za-z_~][A-Za-z0-9_]*)+$")
+_MAX_WAIT = 30.0
+
+
+# -- input helpers --------------------------------------------------------------------------------
+
+
+def _name(raw: str, kind: str) -> str:
+    """A ROS name from the URL path (``odom`` -> ``/odom``); 400 if it is not a valid name."""
+    name = normalize_name(raw)
+    if not _NAME.match(name):
+        raise ApiError(400, "bad_name", f"{raw!r} is not a valid ROS {kind} name")
+    return name
+
+
+def _body(default: Any = None) -> Any:
+    """The request body as JSON, whatever the content type; ``default`` when empty."""
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return default
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ApiError(400, "bad_json", f"the body is not valid JSON: {err}") from None
+
+
+def _number_arg(key: str, default: float, high: float = _MAX_WAIT) -> float:
+    raw = request.args.get(key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= high:
+        raise ApiError(400, "bad_parameter", f"{key} expects a number in [0, {high}]", key)
+    return value
+
+
+def _bool_arg(key: str) -> bool:
+    raw = request.args.get(key, "false").lower()
+    if raw not in ("1", "0", "true", "false", "yes", "no", ""):
+        raise ApiError(400, "bad_parameter", f"{key} expects true or false", key)
+    return raw in ("1", "true", "yes", "")
+
+
+def _json_response(text: str, status: int = 200) -> Response:
+    return Response(text, status=status, mimetype="application/json")
+
+
+# -- index, health --------------------------------------------------------------------------------
+
+
+@api.get("/")
+def index() -> Response:
+    return jsonify(
+        name="rosweb",
+        version=__version__,
+        openapi="/api/openapi.json",
+        endpoints=["/api/topics", "/api/services", "/api/params", "/api/types", "/api/teleop",
+                   "/api/nodes", "/api/health"],
+    )  # fmt: skip
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_spec())
+
+
+@api.get("/health")
+def health() -> tuple[Response, int]:
+    state = get_state()
+    graph_health = state.graph.health()
+    ok = bool(graph_health.get("ok", True))
+    body = {
+        "ok": ok,
+        "version": __version__,
+        "backend": state.graph.url,
+        "uptime": round(time.time() - state.started, 3),
+        "graph": graph_health,
+        "teleop": {"topic": state.teleop.topic, "moving": state.teleop.moving,
+                   "deadman_stops": state.teleop.deadman_stops},
+        "feeds": state.hub.feeds(),
+    }  # fmt: skip
+    return jsonify(body), 200 if ok else 503
+
+
+@api.get("/nodes")
+def nodes() -> Response:
+    return jsonify(nodes=get_state().graph.nodes())
+
+
+# -- topics ---------------------------------------------------------------------------------------
+
+
+@api.get("/topics")
+def topics() -> Response:
+    items = get_state().graph.topics().items()
+    return jsonify(topics=[{"name": name, "type": type_name} for name, type_name in items])
+
+
+@api.get("/topics/<path:topic>")
+def latest(topic: str) -> Response:
+    state = get_state()
+    name = _name(topic, "topic")
+    if name not in state.graph.topics():
+        raise NotFoundError("topic", name)
+    timeout = _number_arg("timeout", current_app.config["ROSWEB_LATEST_TIMEOUT"])
+    envelope = state.hub.latest(name, timeout)
+    if envelope is None:
+        raise ApiError(404, "no_message", f"no message on {name} within {timeout} s")
+    head = json.dumps({"topic": name, "type": envelope.type, "received": envelope.received})
+    return _json_response(f'{head[:-1]},"msg":{envelope.json}}}')
+
+
+@api.post("/topics/<path:topic>")
+def publish(topic: str) -> Response:
+    state = get_state()
+    name = _name(topic, "topic")
+    asked = request.args.get("type")
+    existing = state.graph.topics().get(name)
+    if asked is not None and existing is not None and public_name(asked) != existing:
+        raise TypeMismatchError(f"topic {name} has type {existing}, not {public_name(asked)}")
+    type_name = existing or (public_name(asked) if asked else None)
+    if type_name is None:
+        raise ApiError(404, "not_found", f"no topic {name!r}; give ?type= to create it")
+    if not state.graph.types.has_message(type_name):
+        raise ApiError(422, "unknown_type", f"unknown message type {type_name!r}", "type")
+    msg = from_json(state.graph.types, type_name, _body(default={}))
+    if name == state.teleop.topic and type_name == TWIST:
+        msg = state.teleop.drive(msg)  # clamped, and stopped by the deadman unless repeated
+    else:
+        state.graph.publish(name, type_name, msg, latch=_bool_arg("latch"))
+    return _json_response(to_json({"topic": name, "type": type_name, "msg": msg}))
+
+
+# -- services -------------------------------------------------------------------------------------
+
+
+@api.get("/services")
+def services() -> Response:
+    items = get_state().graph.services().items()
+    return jsonify(services=[{"name": name, "type": type_name} for name, type_name in items])
+
+
+def _service_type(name: str) -> str:
+    type_name = get_state().graph.services().get(name)
+    if type_name is None:
+        raise NotFoundError("service", name)
+    return type_name
+
+
+@api.get("/services/<path:service>")
+def service_info(service: str) -> Response:
+    state = get_state()
+    name = _name(service, "service")
+    type_name = _service_type(name)
+    return jsonify(name=name, type=type_name, schema=describe(state.graph.types, type_name))
+
+
+@api.post("/services/<path:service>")
+def call_service(service: str) -> Response:
+    state = get_state()
+    name = _name(service, "service")
+    srv = state.graph.types.service(_service_type(name))
+    request_msg = from_json(state.graph.types, srv.request, _body(default={}))
+    timeout = _number_arg("timeout", current_app.config["ROSWEB_SERVICE_TIMEOUT"], high=300.0)
+    response = state.graph.call_service(name, request_msg, timeout=timeout)
+    return _json_response(to_json({"service": name, "type": srv.name, "response": response}))
+
+
+# -- params ---------------------------------------------------------------------------------------
+
+
+@api.get("/params")
+def params() -> Response:
+    state = get_state()
+    return jsonify(params=state.graph.param_names(), meta=state.graph.param_meta())
+
+
+@api.get("/params/<path:param>")
+def get_param(param: str) -> Response:
+    return jsonify(get_state().graph.get_param(_name(param, "param")))
+
+
+@api.put("/params/<path:param>")
+def set_param(param: str) -> Response:
+    state = get_state()
+    name = _name(param, "param")
+    value = _body()
+    if value is None:
+        raise ValidationError("expects a JSON value (number, string, boolean, list or object)", name)
+    state.graph.set_param(name, value)
+    return jsonify(state.graph.get_param(name))
+
+
+@api.delete("/params/<path:param>")
+def delete_param(param: str) -> tuple[str, int]:
+    get_state().graph.delete_param(_name(param, "param"))
+    return "", 204
+
+
+# -- types ----------------------------------------------------------------------------------------
+
+
+@api.get("/types")
+def types() -> Response:
+    store = get_state().graph.types
+    return jsonify(messages=store.message_types(), services=store.service_types())
+
+
+@api.get("/types/<path:type_name>")
+def type_schema(type_name: str) -> Response:
+    return jsonify(describe(get_state().graph.types, public_name(type_name)))
+
+
+# -- teleop ---------------------------------------------------------------------------------------
+
+
+@api.get("/teleop")
+def teleop_info() -> Response:
+    teleop = get_state().teleop
+    return jsonify(
+        topic=teleop.topic,
+        commands=list(COMMANDS),
+        linear_speed=teleop.linear_speed,
+        angular_speed=teleop.angular_speed,
+        timeout=teleop.timeout,
+        max_linear_speed=teleop.limits.max_linear,
+        max_angular_speed=teleop.limits.max_angular,
+        moving=teleop.moving,
+    )
+
+
+@api.post("/teleop")
+def teleop_command() -> Response:
+    teleop = get_state().teleop
+    body = _body()
+    if not isinstance(body, dict):
+        raise ValidationError('expects an object like {"command": "forward", "speed": 0.5}')
+    unknown = set(body) - {"command", "speed"}
+    if unknown:
+        raise ValidationError("unknown field", sorted(unknown)[0])
+    if "command" not in body:
+        raise ValidationError(f"missing, expected one of {list(COMMANDS)}", "command")
+    twist = teleop.command(body["command"], body.get("speed", 1.0))
+    return jsonify(command=body["command"], topic=teleop.topic, twist=twist, timeout=teleop.timeout)

@@ -1,0 +1,97 @@
+"""One JSON shape for every error: ``{"error": {"code", "message", "field"?}}``.
+
+Domain errors map to HTTP statuses in one table; anything unexpected is logged with its traceback
+and answered 500 without one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from rosweb.errors import (
+    BackendUnavailable,
+    ConfigError,
+    ControlError,
+    MessageError,
+    NotFoundError,
+    RosWebError,
+    ServiceError,
+    ServiceTimeout,
+    TypeMismatchError,
+    UnknownTypeError,
+    ValidationError,
+)
+
+__all__ = ["ApiError", "error_response", "register_error_handlers"]
+
+log = logging.getLogger(__name__)
+
+#: exception class -> (HTTP status, error code); the first matching class in order wins
+_STATUS: list[tuple[type[RosWebError], int, str]] = [
+    (NotFoundError, 404, "not_found"),
+    (UnknownTypeError, 404, "unknown_type"),
+    (ValidationError, 422, "validation_error"),
+    (MessageError, 422, "validation_error"),
+    (TypeMismatchError, 409, "type_mismatch"),
+    (ServiceTimeout, 504, "service_timeout"),
+    (ServiceError, 502, "service_failed"),
+    (BackendUnavailable, 503, "backend_unavailable"),
+    (ControlError, 409, "control_refused"),
+    (ConfigError, 500, "config_error"),
+    (RosWebError, 500, "internal_error"),
+]
+
+
+class ApiError(Exception):
+    """An error raised by a view with its HTTP status and code."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None
+) -> tuple[Response, int]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    return jsonify(error=body), status
+
+
+def _from_rosweb(err: RosWebError) -> tuple[Response, int]:
+    for cls, status, code in _STATUS:
+        if isinstance(err, cls):
+            if status >= 500 and not isinstance(err, ServiceError | ServiceTimeout):
+                log.error("%s %s: %s", request.method, request.path, err)
+            if isinstance(err, ValidationError):
+                return error_response(status, code, err.reason, err.field)
+            return error_response(status, code, str(err))
+    raise AssertionError("RosWebError is in the table")  # pragma: no cover
+
+
+def _from_http(err: HTTPException) -> tuple[Response, int]:
+    status = err.code or 500
+    code = (err.name or "error").lower().replace(" ", "_")
+    return error_response(status, code, err.description or err.name)
+
+
+def _from_unexpected(err: Exception) -> tuple[Response, int]:
+    log.exception("unexpected error in %s %s", request.method, request.path)
+    return error_response(500, "internal_error", "internal server error (logged on the server)")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(
+        ApiError, lambda e: error_response(e.status, e.code, e.message, e.field)
+    )
+    app.register_error_handler(RosWebError, _from_rosweb)
+    app.register_error_handler(HTTPException, _from_http)
+    app.register_error_handler(Exception, _from_unexpected)

@@ -1,0 +1,123 @@
+"""The Flask extension: ``RosWeb(app)`` or ``RosWeb()`` + ``init_app(app)``.
+
+``init_app`` starts the robot side at once (never lazily on a first request): the backend named by
+``ROSWEB_BACKEND`` (or the ``graph`` given to the constructor), the hub and the teleop deadman.
+Its state lives in ``app.extensions["rosweb"]``. Under ``flask run`` with the reloader, the
+watching parent process never serves a request, so no node starts there: only the serving child
+runs one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import click
+from flask import Flask, current_app
+from werkzeug.serving import is_running_from_reloader
+
+from rosweb import config
+from rosweb.control import Teleop, VelocityLimits
+from rosweb.graph import Graph, connect
+from rosweb.hub import Hub
+from rosweb.web.errors import ApiError, register_error_handlers
+
+__all__ = ["RosWeb", "RosWebState", "get_state"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RosWebState:
+    """Everything the web side uses, per app."""
+
+    graph: Graph
+    hub: Hub
+    teleop: Teleop
+    owns_graph: bool
+    started: float = field(default_factory=time.time)
+    _closed: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def close(self) -> None:
+        """Stop the deadman (with a last stop), the hub, then the backend if we made it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.teleop.close()
+        self.hub.close()
+        if self.owns_graph:
+            self.graph.close()
+
+
+def _is_reloader_watcher(app: Flask) -> bool:
+    """True in the parent process of ``flask run`` with the reloader (it only watches files)."""
+    if is_running_from_reloader():
+        return False
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.command.name != "run" or "reload" not in ctx.params:
+        return False
+    reload = ctx.params["reload"]
+    return bool(app.debug if reload is None else reload)
+
+
+class RosWeb:
+    """Puts a robot node inside a Flask app."""
+
+    def __init__(self, app: Flask | None = None, *, graph: Graph | None = None) -> None:
+        self._graph = graph
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        if "rosweb" in app.extensions:
+            raise RuntimeError("RosWeb is already initialised on this app")
+        app.config.update(config.load({k: v for k, v in app.config.items() if k.startswith("ROSWEB_")}))
+        register_error_handlers(app)
+        from rosweb.web.api import api
+
+        app.register_blueprint(api)
+        if _is_reloader_watcher(app):
+            log.info("reloader watcher process: the robot node starts in the serving process")
+            app.extensions["rosweb"] = None
+            return
+        state = self._start(app)
+        app.extensions["rosweb"] = state
+        atexit.register(state.close)
+
+    def _start(self, app: Flask) -> RosWebState:
+        cfg = app.config
+        graph = self._graph or connect(cfg["ROSWEB_BACKEND"])
+        try:
+            teleop = Teleop(
+                graph,
+                topic=cfg["ROSWEB_TELEOP_TOPIC"],
+                linear_speed=cfg["ROSWEB_TELEOP_LINEAR_SPEED"],
+                angular_speed=cfg["ROSWEB_TELEOP_ANGULAR_SPEED"],
+                timeout=cfg["ROSWEB_TELEOP_TIMEOUT"],
+                limits=VelocityLimits(cfg["ROSWEB_MAX_LINEAR_SPEED"], cfg["ROSWEB_MAX_ANGULAR_SPEED"]),
+            )
+        except BaseException:
+            if self._graph is None:
+                graph.close()
+            raise
+        return RosWebState(graph, Hub(graph), teleop, owns_graph=self._graph is None)
+
+    @staticmethod
+    def close(app: Flask) -> None:
+        """Shut the robot side of ``app`` down (also done at interpreter exit)."""
+        state = app.extensions.get("rosweb")
+        if state is not None:
+            state.close()
+
+
+def get_state() -> RosWebState:
+    """The current app's rosweb state; 503 in a process that runs no node."""
+    state: RosWebState | None = current_app.extensions.get("rosweb")
+    if state is None:
+        raise ApiError(503, "no_node", "this process runs no robot node (reloader watcher)")
+    return state

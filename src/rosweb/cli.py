@@ -59,9 +59,7 @@ def run(
         "ROSWEB_PORT": port,
         "ROSWEB_THREADS": threads,
     }
-    settings = config.load(
-        {k: v for k, v in flags.items() if v is not None}, toml_file=config_file
-    )
+    settings = config.load({k: v for k, v in flags.items() if v is not None}, toml_file=config_file)
     from rosweb.server import Server
     from rosweb.web import RosWeb, create_app
 

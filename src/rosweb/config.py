@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 DOCS: dict[str, str] = {
-    "ROSWEB_BACKEND": "middleware URL: sim:// (embedded simulated robot); ros1:// and agent:// later",
+    "ROSWEB_BACKEND": "middleware URL: sim:// (the embedded simulated robot)",
     "ROSWEB_HOST": "address `rosweb run` binds (loopback by default)",
     "ROSWEB_PORT": "port `rosweb run` listens on",
     "ROSWEB_THREADS": "WSGI worker threads of `rosweb run`",

@@ -12,8 +12,8 @@ import logging
 import signal
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import tornado.httpserver

@@ -93,9 +93,7 @@ class Graph(ABC):
     # -- services -------------------------------------------------------------------------------
 
     @abstractmethod
-    def call_service(
-        self, name: str, request: Message, *, timeout: float | None = None
-    ) -> Message:
+    def call_service(self, name: str, request: Message, *, timeout: float | None = None) -> Message:
         """Call a service; raises NotFoundError, ServiceError or ServiceTimeout."""
 
     @abstractmethod

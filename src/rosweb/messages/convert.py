@@ -65,14 +65,13 @@ def _fail(expected: str, value: Any, path: str) -> ValidationError:
 def _check_int(kind: str, value: Any, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(kind, value, path)
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise _fail(kind, value, path)
-        value = int(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise _fail(kind, value, path)
+    number = int(value)
     low, high = _INT_RANGES[kind]
-    if not low <= value <= high:
-        raise ValidationError(f"expects {kind} in [{low}, {high}], got {value}", path or None)
-    return value
+    if not low <= number <= high:
+        raise ValidationError(f"expects {kind} in [{low}, {high}], got {number}", path or None)
+    return number
 
 
 def _check_float(kind: str, value: Any, path: str) -> float:
@@ -80,10 +79,10 @@ def _check_float(kind: str, value: Any, path: str) -> float:
         return math.nan
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(kind, value, path)
-    value = float(value)
-    if math.isfinite(value) and abs(value) > _FLOAT_MAX[kind]:
-        raise ValidationError(f"expects {kind}, got {value} (out of range)", path or None)
-    return value
+    number = float(value)
+    if math.isfinite(number) and abs(number) > _FLOAT_MAX[kind]:
+        raise ValidationError(f"expects {kind}, got {number} (out of range)", path or None)
+    return number
 
 
 def _check_bool(kind: str, value: Any, path: str) -> bool:
@@ -104,8 +103,12 @@ def _check_time(kind: str, value: Any, path: str) -> dict[str, int]:
     unknown = set(value) - {"secs", "nsecs"}
     if unknown:
         raise ValidationError(f"{kind} has no field {sorted(unknown)[0]!r}", _path(path, "secs"))
-    secs = _check_int("uint32" if kind == "time" else "int32", value.get("secs", 0), _path(path, "secs"))
-    nsecs = _check_int("uint32" if kind == "time" else "int32", value.get("nsecs", 0), _path(path, "nsecs"))
+    secs = _check_int(
+        "uint32" if kind == "time" else "int32", value.get("secs", 0), _path(path, "secs")
+    )
+    nsecs = _check_int(
+        "uint32" if kind == "time" else "int32", value.get("nsecs", 0), _path(path, "nsecs")
+    )
     return {"secs": secs, "nsecs": nsecs}
 
 
@@ -143,9 +146,7 @@ def _check_bytes(field: Field, value: Any, path: str) -> bytes:
     else:
         raise _fail(f"{field.type_text} (base64 string or list of ints)", value, path)
     if field.array_length and len(data) != field.array_length:
-        raise ValidationError(
-            f"expects {field.array_length} bytes, got {len(data)}", path or None
-        )
+        raise ValidationError(f"expects {field.array_length} bytes, got {len(data)}", path or None)
     return data
 
 

@@ -75,9 +75,7 @@ def typedefs(store: TypeStore, name: str) -> list[dict[str, Any]]:
                 "type": type_name,
                 "fieldnames": [f.name for f in fields],
                 "fieldtypes": [f.type for f in fields],
-                "fieldarraylen": [
-                    -1 if not f.is_array else (f.array_length or 0) for f in fields
-                ],
+                "fieldarraylen": [-1 if not f.is_array else (f.array_length or 0) for f in fields],
                 "examples": [_example(store, f) for f in fields],
                 "constnames": [c.name for c in constants],
                 "constvalues": [str(c.value) for c in constants],

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-from rosbags.typesys.base import Nodetype
+from rosbags.typesys.base import Nodetype  # type: ignore[attr-defined]
 
 from rosweb.errors import MessageError, UnknownTypeError
 

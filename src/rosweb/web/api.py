@@ -219,7 +219,9 @@ def set_param(param: str) -> Response:
     name = _name(param, "param")
     value = _body()
     if value is None:
-        raise ValidationError("expects a JSON value (number, string, boolean, list or object)", name)
+        raise ValidationError(
+            "expects a JSON value (number, string, boolean, list or object)", name
+        )
     state.graph.set_param(name, value)
     return jsonify(state.graph.get_param(name))
 

@@ -76,7 +76,9 @@ class RosWeb:
     def init_app(self, app: Flask) -> None:
         if "rosweb" in app.extensions:
             raise RuntimeError("RosWeb is already initialised on this app")
-        app.config.update(config.load({k: v for k, v in app.config.items() if k.startswith("ROSWEB_")}))
+        app.config.update(
+            config.load({k: v for k, v in app.config.items() if k.startswith("ROSWEB_")})
+        )
         register_error_handlers(app)
         from rosweb.web.api import api
 
@@ -99,7 +101,9 @@ class RosWeb:
                 linear_speed=cfg["ROSWEB_TELEOP_LINEAR_SPEED"],
                 angular_speed=cfg["ROSWEB_TELEOP_ANGULAR_SPEED"],
                 timeout=cfg["ROSWEB_TELEOP_TIMEOUT"],
-                limits=VelocityLimits(cfg["ROSWEB_MAX_LINEAR_SPEED"], cfg["ROSWEB_MAX_ANGULAR_SPEED"]),
+                limits=VelocityLimits(
+                    cfg["ROSWEB_MAX_LINEAR_SPEED"], cfg["ROSWEB_MAX_ANGULAR_SPEED"]
+                ),
             )
         except BaseException:
             if self._graph is None:

@@ -118,7 +118,10 @@ def openapi_spec() -> dict[str, Any]:
                         "schema": {"type": "boolean"},
                     },
                 ],
-                "requestBody": {"required": False, "content": {"application/json": {"schema": _OBJECT}}},
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _OBJECT}},
+                },
                 "responses": {"200": _json(_ref("TopicMessage")), **_errors(400, 404, 409, 422)},
             },
         },
@@ -137,7 +140,10 @@ def openapi_spec() -> dict[str, Any]:
             "post": {
                 "summary": "Call a service",
                 "parameters": [service, timeout],
-                "requestBody": {"required": False, "content": {"application/json": {"schema": _OBJECT}}},
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _OBJECT}},
+                },
                 "responses": {
                     "200": _json(_ref("ServiceResponse")),
                     **_errors(400, 404, 422, 502, 504),
@@ -159,7 +165,10 @@ def openapi_spec() -> dict[str, Any]:
             "put": {
                 "summary": "Set a parameter; the body is the JSON value",
                 "parameters": [param],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ANY}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ANY}},
+                },
                 "responses": {"200": _json(_ANY), **_errors(400, 422)},
             },
             "delete": {

@@ -156,9 +156,7 @@ class Bus(Graph):
             if service is not None and service.handle is handle:
                 del self._services[handle.name]
 
-    def call_service(
-        self, name: str, request: Message, *, timeout: float | None = None
-    ) -> Message:
+    def call_service(self, name: str, request: Message, *, timeout: float | None = None) -> Message:
         name = normalize_name(name)
         with self._lock:
             service = self._services.get(name)

@@ -1,0 +1,54 @@
+"""The parameter tree behaves as rosparam does."""
+
+from __future__ import annotations
+
+import pytest
+
+from rosweb.errors import NotFoundError, ValidationError
+from rosweb.graph.params import ParamTree
+
+
+def test_namespaces_read_back_as_dicts() -> None:
+    tree = ParamTree({"/robot/max_speed": 1.0, "/robot/name": "rover"})
+    assert tree.get("/robot") == {"max_speed": 1.0, "name": "rover"}
+    assert tree.get("robot/max_speed") == 1.0
+    assert tree.names() == ["/robot/max_speed", "/robot/name"]
+
+
+def test_setting_a_dict_sets_a_namespace() -> None:
+    tree = ParamTree()
+    tree.set("/pid", {"p": 1, "i": {"max": 2}})
+    assert tree.get("/pid/i/max") == 2
+    assert tree.names() == ["/pid/i/max", "/pid/p"]
+
+
+def test_values_are_copies() -> None:
+    tree = ParamTree({"/list": [1, 2]})
+    tree.get("/list").append(3)
+    assert tree.get("/list") == [1, 2]
+
+
+def test_missing_and_deleted_params_are_not_found() -> None:
+    tree = ParamTree({"/a/b": 1})
+    with pytest.raises(NotFoundError):
+        tree.get("/a/c")
+    tree.delete("/a/b")
+    with pytest.raises(NotFoundError):
+        tree.delete("/a/b")
+
+
+def test_validators_refuse_bad_values_with_the_param_name() -> None:
+    tree = ParamTree()
+
+    def positive(value: object) -> float:
+        if not isinstance(value, int | float) or value <= 0:
+            raise ValueError("expects a positive number")
+        return float(value)
+
+    tree.add_validator("/robot/speed", positive)
+    tree.set("/robot/speed", 2)
+    assert tree.get("/robot/speed") == 2.0
+    with pytest.raises(ValidationError) as err:
+        tree.set("/robot", {"speed": -1})
+    assert err.value.field == "/robot/speed"
+    assert tree.get("/robot/speed") == 2.0

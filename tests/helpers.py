@@ -9,14 +9,18 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def assert_error(response: Any, status: int, code: str | None = None, field: str | None = None) -> dict[str, Any]:
+def assert_error(
+    response: Any, status: int, code: str | None = None, field: str | None = None
+) -> dict[str, Any]:
     """The response is rosweb's one JSON error shape with this status (and code, field)."""
     body = response.json() if callable(getattr(response, "json", None)) else response.json
     assert response.status_code == status, (response.status_code, body)
     assert set(body) == {"error"}, body
     error = body["error"]
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["code"], str)
+    assert error["code"]
+    assert isinstance(error["message"], str)
+    assert error["message"]
     assert set(error) <= {"code", "message", "field"}, error
     if code is not None:
         assert error["code"] == code, error

@@ -1,8 +1,9 @@
 """Settings: one source of truth, the ``ROSWEB_*`` keys of the Flask config.
 
-Sources, later ones winning: :data:`DEFAULTS` < a TOML file < ``ROSWEB_*`` environment variables
-< explicit values (command-line flags, the ``config`` argument of ``create_app``). Every value is
-checked against the type of its default, so a typo fails at start-up, not at the first request.
+Each key is documented in README.md (a test checks). Sources, later ones winning:
+:data:`DEFAULTS` < a TOML file < ``ROSWEB_*`` environment variables < explicit values
+(command-line flags, the ``config`` argument of ``create_app``). Every value is checked against
+the type of its default, so a typo fails at start-up, not at the first request.
 
 In TOML, nested tables join with ``_``::
 
@@ -22,7 +23,7 @@ from typing import Any
 
 from rosweb.errors import ConfigError
 
-__all__ = ["DEFAULTS", "DOCS", "check", "from_env", "from_toml", "load"]
+__all__ = ["DEFAULTS", "check", "from_env", "from_toml", "load"]
 
 DEFAULTS: dict[str, Any] = {
     "ROSWEB_BACKEND": "sim://",
@@ -37,21 +38,6 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_MAX_ANGULAR_SPEED": 2.0,
     "ROSWEB_LATEST_TIMEOUT": 2.0,
     "ROSWEB_SERVICE_TIMEOUT": 10.0,
-}
-
-DOCS: dict[str, str] = {
-    "ROSWEB_BACKEND": "middleware URL: sim:// (the embedded simulated robot)",
-    "ROSWEB_HOST": "address `rosweb run` binds (loopback by default)",
-    "ROSWEB_PORT": "port `rosweb run` listens on",
-    "ROSWEB_THREADS": "WSGI worker threads of `rosweb run`",
-    "ROSWEB_TELEOP_TOPIC": "topic teleop commands publish geometry_msgs/Twist on",
-    "ROSWEB_TELEOP_LINEAR_SPEED": "m/s of forward/back at speed 1",
-    "ROSWEB_TELEOP_ANGULAR_SPEED": "rad/s of left/right at speed 1",
-    "ROSWEB_TELEOP_TIMEOUT": "deadman: seconds a motion lasts unless repeated, then a zero Twist",
-    "ROSWEB_MAX_LINEAR_SPEED": "clamp on |linear| of every Twist sent to the teleop topic",
-    "ROSWEB_MAX_ANGULAR_SPEED": "clamp on |angular| of every Twist sent to the teleop topic",
-    "ROSWEB_LATEST_TIMEOUT": "default wait (s) of GET /api/topics/<t> for a first message",
-    "ROSWEB_SERVICE_TIMEOUT": "default timeout (s) of service calls",
 }
 
 

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from helpers import wait_for
 
+from helpers import wait_for
 from rosweb.errors import NotFoundError, ServiceError, ServiceTimeout, TypeMismatchError
 from rosweb.graph import Graph
 from rosweb.messages import Message, from_json
@@ -37,7 +37,9 @@ class Inbox:
             return len(self.items)
 
 
-def publish_until_received(graph: Graph, topic: str, type_name: str, msg: Message, inbox: Inbox) -> None:
+def publish_until_received(
+    graph: Graph, topic: str, type_name: str, msg: Message, inbox: Inbox
+) -> None:
     """Publish until the subscriber sees one (connection set-up takes time on real middlewares)."""
 
     def attempt() -> bool:
@@ -142,8 +144,14 @@ def test_service_round_trip(graph: Graph) -> None:
 
     with graph.provide_service(name, "std_srvs/SetBool", handler):
         wait_for(lambda: graph.services().get(name) == "std_srvs/SetBool")
-        assert graph.call_service(name, {"data": True}, timeout=5) == {"success": True, "message": "on"}
-        assert graph.call_service(name, {"data": False}, timeout=5) == {"success": False, "message": "off"}
+        assert graph.call_service(name, {"data": True}, timeout=5) == {
+            "success": True,
+            "message": "on",
+        }
+        assert graph.call_service(name, {"data": False}, timeout=5) == {
+            "success": False,
+            "message": "off",
+        }
     assert calls == [{"data": True}, {"data": False}]
     wait_for(lambda: name not in graph.services())
 

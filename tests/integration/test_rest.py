@@ -8,6 +8,7 @@ import time
 
 import pytest
 import requests
+
 from conftest import LiveServer
 from helpers import assert_error, wait_for
 
@@ -51,7 +52,8 @@ def test_the_readme_curl_session(live_server: LiveServer) -> None:
 
     put = requests.put(live_server.url + "/api/params/robot/max_linear_speed", data="0.5",
                        headers={"content-type": "application/json"}, timeout=10)  # fmt: skip
-    assert put.status_code == 200 and put.json() == 0.5
+    assert put.status_code == 200
+    assert put.json() == 0.5
     assert get(live_server, "/api/params/robot/max_linear_speed").json() == 0.5
 
     reset = post(live_server, "/api/services/reset", {})
@@ -100,7 +102,9 @@ def test_publish_to_command_topic_is_clamped(live_server: LiveServer) -> None:
 def test_publish_creates_a_topic_with_a_type_and_reads_back(live_server: LiveServer) -> None:
     reply = post(live_server, "/api/topics/chatter?type=std_msgs/String", {"data": "hi"})
     assert reply.status_code == 200
-    assert {"name": "/chatter", "type": "std_msgs/String"} in get(live_server, "/api/topics").json()["topics"]
+    assert {"name": "/chatter", "type": "std_msgs/String"} in get(
+        live_server, "/api/topics"
+    ).json()["topics"]
     post(live_server, "/api/topics/note?type=std_msgs/String&latch=true", {"data": "latched"})
     assert get(live_server, "/api/topics/note").json()["msg"] == {"data": "latched"}
 
@@ -112,7 +116,8 @@ def test_camera_and_scan_are_real_data(live_server: LiveServer) -> None:
     scan = get(live_server, "/api/topics/scan").json()["msg"]
     assert len(scan["ranges"]) == 360
     finite = [r for r in scan["ranges"] if r is not None]
-    assert finite and all(scan["range_min"] <= r <= scan["range_max"] for r in finite)
+    assert finite
+    assert all(scan["range_min"] <= r <= scan["range_max"] for r in finite)
     battery = get(live_server, "/api/topics/battery").json()["msg"]
     assert 0 < battery["percentage"] <= 1
 
@@ -131,7 +136,10 @@ def test_params_list_meta_and_delete(live_server: LiveServer) -> None:
     assert body["meta"]["/robot/max_linear_speed"]["max"] == 2.0
     requests.put(live_server.url + "/api/params/experiment/run", json={"id": 7}, timeout=10)
     assert get(live_server, "/api/params/experiment").json() == {"run": {"id": 7}}
-    assert requests.delete(live_server.url + "/api/params/experiment/run", timeout=10).status_code == 204
+    assert (
+        requests.delete(live_server.url + "/api/params/experiment/run", timeout=10).status_code
+        == 204
+    )
     assert_error(get(live_server, "/api/params/experiment/run"), 404, "not_found")
 
 
@@ -140,19 +148,54 @@ def test_params_list_meta_and_delete(live_server: LiveServer) -> None:
     [
         ("GET", "/api/topics/no_such_topic", None, 404, "not_found", None),
         ("GET", "/api/topics/odom?timeout=soon", None, 400, "bad_parameter", "timeout"),
-        ("POST", "/api/topics/cmd_vel", {"linear": {"x": "fast"}}, 422, "validation_error", "linear.x"),
+        (
+            "POST",
+            "/api/topics/cmd_vel",
+            {"linear": {"x": "fast"}},
+            422,
+            "validation_error",
+            "linear.x",
+        ),
         ("POST", "/api/topics/cmd_vel", {"linar": {"x": 1}}, 422, "validation_error", "linar"),
         ("POST", "/api/topics/cmd_vel?type=std_msgs/String", {}, 409, "type_mismatch", None),
         ("POST", "/api/topics/new_topic", {}, 404, "not_found", None),
         ("POST", "/api/topics/new_topic?type=no_msgs/Nope", {}, 422, "unknown_type", "type"),
         ("POST", "/api/services/nope", {}, 404, "not_found", None),
-        ("POST", "/api/services/robot/headlights", {"data": "yes"}, 422, "validation_error", "data"),
-        ("PUT", "/api/params/robot/max_linear_speed", "fast", 422, "validation_error", "/robot/max_linear_speed"),
-        ("PUT", "/api/params/robot/max_linear_speed", 99, 422, "validation_error", "/robot/max_linear_speed"),
+        (
+            "POST",
+            "/api/services/robot/headlights",
+            {"data": "yes"},
+            422,
+            "validation_error",
+            "data",
+        ),
+        (
+            "PUT",
+            "/api/params/robot/max_linear_speed",
+            "fast",
+            422,
+            "validation_error",
+            "/robot/max_linear_speed",
+        ),
+        (
+            "PUT",
+            "/api/params/robot/max_linear_speed",
+            99,
+            422,
+            "validation_error",
+            "/robot/max_linear_speed",
+        ),
         ("GET", "/api/params/nope", None, 404, "not_found", None),
         ("GET", "/api/types/nope_msgs/Nope", None, 404, "unknown_type", None),
         ("POST", "/api/teleop", {"command": "jump"}, 422, "validation_error", "command"),
-        ("POST", "/api/teleop", {"command": "forward", "speed": 3}, 422, "validation_error", "speed"),
+        (
+            "POST",
+            "/api/teleop",
+            {"command": "forward", "speed": 3},
+            422,
+            "validation_error",
+            "speed",
+        ),
         ("POST", "/api/teleop", {}, 422, "validation_error", "command"),
         ("POST", "/api/teleop", [1, 2], 422, "validation_error", None),
         ("GET", "/api/topics/bad%20name", None, 400, "bad_name", None),
@@ -161,7 +204,13 @@ def test_params_list_meta_and_delete(live_server: LiveServer) -> None:
     ],
 )
 def test_bad_requests_get_clear_json_errors(
-    live_server: LiveServer, method: str, path: str, body: object, status: int, code: str, field: str | None
+    live_server: LiveServer,
+    method: str,
+    path: str,
+    body: object,
+    status: int,
+    code: str,
+    field: str | None,
 ) -> None:
     response = requests.request(method, live_server.url + path, json=body, timeout=10)
     assert_error(response, status, code, field)
@@ -182,7 +231,8 @@ def test_latest_times_out_with_404_when_nothing_is_published(live_server: LiveSe
 
 def test_health_and_nodes(live_server: LiveServer) -> None:
     health = get(live_server, "/api/health").json()
-    assert health["ok"] is True and health["backend"] == "sim://"
+    assert health["ok"] is True
+    assert health["backend"] == "sim://"
     assert get(live_server, "/api/nodes").json()["nodes"] == ["/rosweb", "/sim_robot"]
 
 
@@ -196,4 +246,5 @@ def test_robot_stops_at_walls(live_server: LiveServer) -> None:
     assert 5.5 - 0.2 <= x < 5.5  # the box's west face at x=5.5, robot radius 0.18
     scan = get(live_server, "/api/topics/scan").json()["msg"]
     ahead = scan["ranges"][len(scan["ranges"]) // 2]
-    assert ahead is not None and math.isclose(ahead, 5.5 - x, abs_tol=0.05)
+    assert ahead is not None
+    assert math.isclose(ahead, 5.5 - x, abs_tol=0.05)

@@ -19,7 +19,9 @@ def test_defaults_are_safe() -> None:
 
 def test_precedence_toml_env_explicit(tmp_path: Path) -> None:
     toml = tmp_path / "rosweb.toml"
-    toml.write_text('port = 9000\nbackend = "sim://?robot=0"\n[teleop]\ntimeout = 0.25\nlinear_speed = 0.2\n')
+    toml.write_text(
+        'port = 9000\nbackend = "sim://?robot=0"\n[teleop]\ntimeout = 0.25\nlinear_speed = 0.2\n'
+    )
     env = {"ROSWEB_PORT": "9100", "ROSWEB_CONFIG": str(toml)}
     settings = config.load({"ROSWEB_TELEOP_LINEAR_SPEED": 0.1}, environ=env)
     assert settings["ROSWEB_PORT"] == 9100
@@ -44,7 +46,7 @@ def test_bad_settings_fail_early(env: dict[str, str], message: str) -> None:
 def test_bad_toml_names_the_file(tmp_path: Path) -> None:
     toml = tmp_path / "bad.toml"
     toml.write_text("port = \n")
-    with pytest.raises(ConfigError, match="bad.toml"):
+    with pytest.raises(ConfigError, match=r"bad\.toml"):
         config.load(toml_file=toml, environ={})
     with pytest.raises(ConfigError, match="cannot read"):
         config.load(toml_file=tmp_path / "missing.toml", environ={})

@@ -31,7 +31,8 @@ def test_many_consumers_share_one_backend_subscription_and_one_json(bus: Bus) ->
     assert all(e is envelopes[0] for e in envelopes)
     texts = {id(e.json) for e in envelopes if e is not None}
     assert len(texts) == 1
-    assert envelopes[0] is not None and envelopes[0].json == '{"data":"hi"}'
+    assert envelopes[0] is not None
+    assert envelopes[0].json == '{"data":"hi"}'
     for c in consumers:
         c.close()
     assert subscribers(bus, "/chatter") == 0
@@ -63,7 +64,8 @@ def test_latest_waits_for_a_first_message_and_keeps_caching(bus: Bus) -> None:
     assert hub.latest("/status", timeout=0.05) is None
     bus.publish("/status", "std_msgs/String", {"data": "ok"})
     envelope = hub.latest("/status")
-    assert envelope is not None and envelope.msg == {"data": "ok"}
+    assert envelope is not None
+    assert envelope.msg == {"data": "ok"}
     assert hub.feeds()["/status"]["cached"] is True
 
 
@@ -82,7 +84,8 @@ def test_nan_reaches_json_as_null(bus: Bus) -> None:
     consumer = hub.consume("/range", "std_msgs/Float64")
     bus.publish("/range", "std_msgs/Float64", {"data": float("inf")})
     envelope = consumer.get(timeout=1)
-    assert envelope is not None and envelope.json == '{"data":null}'
+    assert envelope is not None
+    assert envelope.json == '{"data":null}'
 
 
 def test_close_wakes_waiting_consumers(bus: Bus) -> None:

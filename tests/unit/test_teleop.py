@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from helpers import wait_for
 
+from helpers import wait_for
 from rosweb.control import Teleop, VelocityLimits
 from rosweb.errors import ValidationError
 from rosweb.graph.sim import Bus
@@ -49,7 +49,10 @@ def test_commands_map_to_twists(bus: Bus, recorder: Recorder) -> None:
     assert teleop.command("back", speed=0.5)["linear"]["x"] == pytest.approx(-0.2)
     assert teleop.command("left")["angular"]["z"] == pytest.approx(1.5)
     assert teleop.command("right")["angular"]["z"] == pytest.approx(-1.5)
-    assert teleop.command("stop") == {"linear": {"x": 0.0, "y": 0.0, "z": 0.0}, "angular": {"x": 0.0, "y": 0.0, "z": 0.0}}
+    assert teleop.command("stop") == {
+        "linear": {"x": 0.0, "y": 0.0, "z": 0.0},
+        "angular": {"x": 0.0, "y": 0.0, "z": 0.0},
+    }
     assert recorder.linear_x()[:2] == pytest.approx([0.4, -0.2])
     teleop.close()
 
@@ -68,8 +71,14 @@ def test_bad_commands_name_the_field(bus: Bus) -> None:
 
 def test_velocity_limits_clamp_every_component() -> None:
     limits = VelocityLimits(max_linear=0.5, max_angular=1.0)
-    twist = {"linear": {"x": 3.0, "y": -2.0, "z": float("nan")}, "angular": {"x": 0.0, "y": 0.0, "z": -9.0}}
-    assert limits.clamp(twist) == {"linear": {"x": 0.5, "y": -0.5, "z": 0.0}, "angular": {"x": 0.0, "y": 0.0, "z": -1.0}}
+    twist = {
+        "linear": {"x": 3.0, "y": -2.0, "z": float("nan")},
+        "angular": {"x": 0.0, "y": 0.0, "z": -9.0},
+    }
+    assert limits.clamp(twist) == {
+        "linear": {"x": 0.5, "y": -0.5, "z": 0.0},
+        "angular": {"x": 0.0, "y": 0.0, "z": -1.0},
+    }
 
 
 def test_deadman_stops_a_silent_operator(bus: Bus, recorder: Recorder) -> None:

@@ -57,7 +57,7 @@ def openapi_spec() -> dict[str, Any]:
     topic = _path_param("topic", "topic name without its leading slash, e.g. odom")
     service = _path_param("service", "service name without its leading slash, e.g. reset")
     param = _path_param("param", "parameter name without its leading slash")
-    type_param = _path_param("type", "message or service type, e.g. geometry_msgs/Twist")
+    type_param = _path_param("type_name", "message or service type, e.g. geometry_msgs/Twist")
     timeout = {
         "name": "timeout",
         "in": "query",
@@ -183,7 +183,7 @@ def openapi_spec() -> dict[str, Any]:
                 "responses": {"200": _json(_OBJECT)},
             }
         },
-        "/api/types/{type}": {
+        "/api/types/{type_name}": {
             "get": {
                 "summary": "Schema of a type: fields, constants, md5sum, definition",
                 "parameters": [type_param],

@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from helpers import LiveServer
 from rosweb.server import Server
 from rosweb.web import RosWeb, create_app
 
@@ -32,17 +33,6 @@ def app() -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-class LiveServer:
-    def __init__(self, app: Flask, server: Server) -> None:
-        self.app = app
-        self.server = server
-        self.url = server.url
-
-    @property
-    def state(self):  # type: ignore[no-untyped-def]
-        return self.app.extensions["rosweb"]
 
 
 @pytest.fixture

@@ -6,7 +6,23 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from flask import Flask
+
+from rosweb.server import Server
+from rosweb.web import RosWebState
+
 T = TypeVar("T")
+
+
+class LiveServer:
+    def __init__(self, app: Flask, server: Server) -> None:
+        self.app = app
+        self.server = server
+        self.url = server.url
+
+    @property
+    def state(self) -> RosWebState:
+        return self.app.extensions["rosweb"]
 
 
 def assert_error(

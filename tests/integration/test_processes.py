@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import LiveServer
-from helpers import wait_for
+from helpers import LiveServer, wait_for
 
 pytestmark = pytest.mark.integration
 

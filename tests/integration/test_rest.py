@@ -9,8 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import LiveServer
-from helpers import assert_error, wait_for
+from helpers import LiveServer, assert_error, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -102,7 +102,8 @@ def _check_time(kind: str, value: Any, path: str) -> dict[str, int]:
         raise _fail(f"{kind} {{secs, nsecs}}", value, path)
     unknown = set(value) - {"secs", "nsecs"}
     if unknown:
-        raise ValidationError(f"{kind} has no field {sorted(unknown)[0]!r}", _path(path, "secs"))
+        key = sorted(unknown)[0]
+        raise ValidationError(f"{kind} has no field {key!r}", _path(path, key))
     secs = _check_int(
         "uint32" if kind == "time" else "int32", value.get("secs", 0), _path(path, "secs")
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +115,15 @@ class TypeStore:
     def register_msg(self, name: str, text: str) -> None:
         """Register a message type from its ``.msg`` definition text."""
         try:
+            _check_msg_text(text)
             types = get_types_from_msg(text, _internal_name(name))
+            for fields in (defs[1] for defs in types.values()):
+                for field_name, desc in fields:
+                    used = _field(field_name, desc).type
+                    if used not in PRIMITIVES and not (
+                        self.has_message(used) or _internal_name(used) in types
+                    ):
+                        raise MessageError(f"field {field_name}: unknown type {used}")
             with self._lock:
                 self._ts.register(types)
         except Exception as err:  # rosbags raises several unrelated error types here
@@ -216,6 +225,38 @@ class TypeStore:
             else:
                 lines.append(f"{self.md5sum(f.type)} {f.name}")
         return "\n".join(lines).strip()
+
+
+_CONSTANT_PARSERS: dict[str, Callable[[str], object]] = {
+    **dict.fromkeys(("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+                     "char", "byte"), int),
+    "float32": float,
+    "float64": float,
+    "bool": lambda v: ("true", "false", "1", "0").index(v.lower()),
+    "string": str,
+}  # fmt: skip
+
+
+def _check_msg_text(text: str) -> None:
+    """What rosbags' parser lets through but genmsg refuses: extra tokens, bad constants."""
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" in line.split("#")[0]:
+            type_and_name, _, value = line.partition("=")
+            parts = type_and_name.split()
+            if len(parts) != 2 or parts[0] not in _CONSTANT_PARSERS:
+                raise MessageError(f"line {number}: bad constant {line!r}")
+            if parts[0] != "string":
+                try:
+                    _CONSTANT_PARSERS[parts[0]](value.split("#")[0].strip())
+                except ValueError:
+                    raise MessageError(
+                        f"line {number}: constant {parts[1]} is not a {parts[0]}"
+                    ) from None
+        elif len(line.split("#")[0].split()) != 2:
+            raise MessageError(f"line {number}: expected 'type name', got {line!r}")
 
 
 def _element(desc: tuple[Any, Any]) -> str:

@@ -139,7 +139,9 @@ def latest(topic: str) -> Response:
     envelope = state.hub.latest(name, timeout)
     if envelope is None:
         raise ApiError(404, "no_message", f"no message on {name} within {timeout} s")
-    head = json.dumps({"topic": name, "type": envelope.type, "received": envelope.received})
+    head = json.dumps(
+        {"topic": name, "type": envelope.type, "received": envelope.received}, separators=(",", ":")
+    )
     return _json_response(f'{head[:-1]},"msg":{envelope.json}}}')
 
 

@@ -129,17 +129,46 @@ class _Feed:
         self.handle: Handle | None = None
         self.consumers: list[Consumer] = []
         self.latest: Envelope | None = None
-        self.cached = False  # someone asked for the latest message: keep the subscription
+        self.cached = False  # someone asked for the latest message: keep the subscription...
+        self.last_read = 0.0  # ...until nobody has asked for cache_ttl seconds
         self.arrived = threading.Condition()
 
 
 class Hub:
-    """One backend subscription per topic, a latest-message cache, per-consumer queues."""
+    """One backend subscription per topic, a latest-message cache, per-consumer queues.
 
-    def __init__(self, graph: Graph) -> None:
+    A topic subscribed only for :meth:`latest` is unsubscribed after ``cache_ttl`` seconds without
+    a read, so one look at a camera topic does not keep its bandwidth flowing forever.
+    """
+
+    def __init__(self, graph: Graph, *, cache_ttl: float = 60.0) -> None:
         self.graph = graph
+        self.cache_ttl = cache_ttl
         self._feeds: dict[str, _Feed] = {}
         self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep, name="rosweb-hub-sweep", daemon=True)
+        self._sweeper.start()
+
+    def _sweep(self) -> None:
+        while not self._closed.wait(min(10.0, self.cache_ttl / 2)):
+            self.expire()
+
+    def expire(self) -> list[str]:
+        """Unsubscribe cache-only feeds unread for ``cache_ttl`` s; returns their topics."""
+        now = time.monotonic()
+        with self._lock:
+            stale = [
+                (topic, feed)
+                for topic, feed in self._feeds.items()
+                if feed.cached and not feed.consumers and now - feed.last_read > self.cache_ttl
+            ]
+            for topic, _ in stale:
+                del self._feeds[topic]
+        for _, feed in stale:
+            if feed.handle is not None:
+                feed.handle.close()
+        return [topic for topic, _ in stale]
 
     def _feed(self, topic: str, type_name: str | None) -> _Feed:
         """The topic's feed, subscribing the backend on first use; caller holds the lock."""
@@ -192,6 +221,7 @@ class Hub:
         with self._lock:
             feed = self._feed(topic, None)
             feed.cached = True
+            feed.last_read = time.monotonic()
         deadline = time.monotonic() + timeout
         with feed.arrived:
             while feed.latest is None:
@@ -214,13 +244,16 @@ class Hub:
             if feed is None or consumer not in feed.consumers:
                 return
             feed.consumers.remove(consumer)
-            if feed.consumers or feed.cached:
+            if feed.consumers or (
+                feed.cached and time.monotonic() - feed.last_read <= self.cache_ttl
+            ):
                 return
             del self._feeds[consumer.topic]
         if feed.handle is not None:
             feed.handle.close()
 
     def close(self) -> None:
+        self._closed.set()
         with self._lock:
             feeds = list(self._feeds.values())
             self._feeds.clear()

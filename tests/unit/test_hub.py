@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from helpers import wait_for
 from rosweb.graph.sim import Bus
 from rosweb.hub import Hub
 
@@ -94,3 +96,21 @@ def test_close_wakes_waiting_consumers(bus: Bus) -> None:
     hub.close()
     assert consumer.get(timeout=5) is None
     assert subscribers(bus, "/quiet") == 0
+
+
+def test_cache_only_subscriptions_expire_when_unread(bus: Bus) -> None:
+    hub = Hub(bus, cache_ttl=0.2)
+    bus.advertise("/camera", "std_msgs/String")
+    hub.latest("/camera", timeout=0)
+    assert subscribers(bus, "/camera") == 1
+    assert hub.expire() == []
+    consumer = hub.consume("/camera")
+    time.sleep(0.3)
+    assert hub.expire() == []  # a live consumer keeps it
+    consumer.close()
+    assert subscribers(bus, "/camera") == 0  # closed past the ttl: nothing keeps it any more
+    hub.latest("/camera", timeout=0)
+    assert subscribers(bus, "/camera") == 1
+    wait_for(lambda: subscribers(bus, "/camera") == 0, timeout=2)  # the sweeper expired it
+    assert "/camera" not in hub.feeds()
+    hub.close()

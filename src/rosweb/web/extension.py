@@ -109,7 +109,8 @@ class RosWeb:
             if self._graph is None:
                 graph.close()
             raise
-        return RosWebState(graph, Hub(graph), teleop, owns_graph=self._graph is None)
+        hub = Hub(graph, cache_ttl=cfg["ROSWEB_CACHE_TTL"])
+        return RosWebState(graph, hub, teleop, owns_graph=self._graph is None)
 
     @staticmethod
     def close(app: Flask) -> None:

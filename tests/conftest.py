@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from helpers import LiveServer
+from helpers import LiveServer, RosMaster
 from rosweb.server import Server
 from rosweb.web import RosWeb, create_app
 
@@ -44,3 +44,35 @@ def live_server() -> Iterator[LiveServer]:
     yield LiveServer(app, server)
     server.stop()
     RosWeb.close(app)
+
+
+ROS1_MISSING = (
+    "ROS 1 is not installed: `make test` (as root) installs Debian's python3-rospy, "
+    "python3-rosmaster and the ROS command-line tools"
+)
+
+
+@pytest.fixture(scope="session")
+def ros_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RosMaster]:
+    """A private master for the session; rosweb's node and every peer use it."""
+    import os
+
+    master = RosMaster()
+    if master.executable is None:
+        pytest.fail(ROS1_MISSING)  # loud, never a skip: CI must run the ROS 1 suite
+    master.start()
+    saved = {k: os.environ.get(k) for k in ("ROS_MASTER_URI", "ROS_IP", "ROS_HOME")}
+    os.environ.update(
+        {
+            "ROS_MASTER_URI": master.uri,
+            "ROS_IP": "127.0.0.1",
+            "ROS_HOME": str(tmp_path_factory.mktemp("ros_home")),
+        }
+    )
+    yield master
+    master.kill()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

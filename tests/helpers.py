@@ -55,3 +55,60 @@ def wait_for(predicate: Callable[[], T], timeout: float = 5.0, interval: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RosMaster:
+    """A private ROS 1 master (``rosmaster --core``) on a free port, never 11311."""
+
+    def __init__(self) -> None:
+        import shutil
+
+        self.executable = shutil.which("rosmaster")
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.proc: Any = None
+
+    def env(self) -> dict[str, str]:
+        import os
+
+        return os.environ | {"ROS_MASTER_URI": self.uri, "ROS_IP": "127.0.0.1"}
+
+    def is_up(self) -> bool:
+        import xmlrpc.client
+
+        try:
+            with xmlrpc.client.ServerProxy(self.uri) as master:
+                master.getPid("/test")
+        except OSError:
+            return False
+        return True
+
+    def start(self) -> None:
+        import subprocess
+
+        assert self.executable is not None
+        self.proc = subprocess.Popen(
+            [self.executable, "--core", "-p", str(self.port)],
+            env=self.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for(self.is_up, timeout=20)
+
+    def kill(self) -> None:
+        import os
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        wait_for(lambda: not self.is_up(), timeout=10)

@@ -1,7 +1,7 @@
 """The robot side: the :class:`Graph` interface and its backends, chosen by URL.
 
-``sim://`` (default) is the embedded simulated robot. More schemes register themselves in
-:data:`BACKENDS` as they are written (``ros1://``, ``agent://``).
+``sim://`` (default) is the embedded simulated robot; ``ros1://`` joins a ROS 1 master through
+rospy. More schemes register themselves in :data:`BACKENDS`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,15 @@ def _sim(url: str) -> Graph:
     return SimGraph(url)
 
 
+def _ros1(url: str) -> Graph:
+    from rosweb.graph.ros1 import Ros1Graph
+
+    return Ros1Graph(url)
+
+
 #: URL scheme -> factory. Backends import lazily so a missing optional dependency (rospy)
 #: only matters when its scheme is asked for.
-BACKENDS: dict[str, Callable[[str], Graph]] = {"sim": _sim}
+BACKENDS: dict[str, Callable[[str], Graph]] = {"sim": _sim, "ros1": _ros1}
 
 
 def connect(url: str = "sim://") -> Graph:

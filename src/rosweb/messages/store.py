@@ -11,6 +11,7 @@ A store is an explicit object, never a global registry: each backend owns one.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ PRIMITIVES: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
+_SECTION = re.compile(r"^={80}\nMSG: (\S+)\n", re.MULTILINE)
 _TIME_TYPES = {"builtin_interfaces/msg/Time": "time", "builtin_interfaces/msg/Duration": "duration"}
 _PLACEHOLDER = "structure_needs_at_least_one_member"
 
@@ -114,9 +116,26 @@ class TypeStore:
 
     def register_msg(self, name: str, text: str) -> None:
         """Register a message type from its ``.msg`` definition text."""
+        self._register({name: text})
+
+    def register_full_text(self, name: str, full_text: str) -> None:
+        """Register a type from its full definition, with its dependencies after ``MSG:`` lines.
+
+        That is the form of rospy's ``_full_text`` and of a bag's connection header. Types the
+        store already knows are left as they are.
+        """
+        sections = _SECTION.split(full_text)
+        texts = {name: sections[0]}
+        texts.update(zip(sections[1::2], sections[2::2], strict=True))
+        self._register({n: t for n, t in texts.items() if not self.has_message(n)})
+
+    def _register(self, texts: dict[str, str]) -> None:
+        name = ", ".join(texts)
         try:
-            _check_msg_text(text)
-            types = get_types_from_msg(text, _internal_name(name))
+            types: dict[str, Any] = {}
+            for type_name, text in texts.items():
+                _check_msg_text(text)
+                types.update(get_types_from_msg(text, _internal_name(type_name)))
             for fields in (defs[1] for defs in types.values()):
                 for field_name, desc in fields:
                     used = _field(field_name, desc).type
@@ -139,6 +158,16 @@ class TypeStore:
             request_text, response_text = "", text[3:]
         self.register_msg(f"{name}Request", request_text)
         self.register_msg(f"{name}Response", response_text.lstrip("-"))
+        self._add_service(name)
+
+    def register_srv_full_text(self, name: str, request_full: str, response_full: str) -> None:
+        """Register a service from the full texts of its request and response (rospy's)."""
+        name = public_name(name)
+        self.register_full_text(f"{name}Request", request_full)
+        self.register_full_text(f"{name}Response", response_full)
+        self._add_service(name)
+
+    def _add_service(self, name: str) -> None:
         md5 = hashlib.md5(
             (self._md5_text(f"{name}Request") + self._md5_text(f"{name}Response")).encode(),
             usedforsecurity=False,

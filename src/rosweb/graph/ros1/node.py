@@ -1,0 +1,136 @@
+"""Finding rospy, and the one rospy node of this process.
+
+rospy allows one node per process, and it cannot start again once shut down; so the node is a
+process-wide resource: started by the first ``ros1://`` graph, shared by later ones, shut down (and
+unregistered from the master) when the process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.machinery
+import logging
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+
+from rosweb.errors import ConfigError
+
+__all__ = ["import_rospy", "start_node"]
+
+log = logging.getLogger(__name__)
+
+#: where ROS 1 Python packages live when PYTHONPATH does not say: Debian's python3-rospy
+#: packages, then a ROS Noetic install.
+ROS_PYTHON_PATHS = ("/usr/lib/python3/dist-packages", "/opt/ros/noetic/lib/python3/dist-packages")
+
+#: what rospy and the ROS command-line modules import from those places
+ROS_MODULES = frozenset(
+    {
+        "rospy", "rosgraph", "roslib", "rospkg", "catkin_pkg", "catkin", "genpy", "genmsg",
+        "roscpp", "rosmaster", "rostopic", "rosservice", "rosparam", "rosnode", "rosmsg",
+        "rosbag", "roslz4", "pyparsing", "defusedxml", "dateutil", "docutils", "yaml",
+        "netifaces", "rosgraph_msgs", "std_msgs",
+    }
+)  # fmt: skip
+
+
+class RosFinder:
+    """Finds ROS modules and message packages (a folder with ``msg/`` or ``srv/``) in the ROS
+    locations, and nothing else: Debian's other packages (an old Pillow, blinker...) never
+    shadow the environment's. It sits last on ``sys.meta_path``, so installed modules win.
+    """
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = [p for p in paths if os.path.isdir(p)]
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if "." in name:
+            return None
+        for base in self.paths:
+            is_messages = any(os.path.isdir(os.path.join(base, name, k)) for k in ("msg", "srv"))
+            if name in ROS_MODULES or is_messages:
+                return importlib.machinery.PathFinder.find_spec(name, [base])
+        return None
+
+
+INSTALL_HINT = (
+    "ros1:// needs rospy. On Debian: apt-get install python3-rospy python3-rosmaster "
+    "python3-rosservice python3-geometry-msgs python3-sensor-msgs python3-nav-msgs "
+    "python3-std-srvs; with a ROS install: source /opt/ros/<distro>/setup.bash"
+)
+
+LOG_CONFIG = "rospy_logging.yaml"
+
+_lock = threading.Lock()
+_node: tuple[str, str] | None = None  # (caller id, master URI) once started
+
+
+def import_rospy() -> ModuleType:
+    """rospy, found on sys.path or in the system's ROS locations; ConfigError with a hint."""
+    try:
+        import rospy
+    except ImportError:
+        if not any(isinstance(f, RosFinder) for f in sys.meta_path):
+            sys.meta_path.append(RosFinder(ROS_PYTHON_PATHS))
+        try:
+            import rospy
+        except ImportError as err:
+            raise ConfigError(INSTALL_HINT) from err
+    module: ModuleType = rospy
+    return module
+
+
+def start_node(name: str, master_uri: str, *, anonymous: bool = False) -> str:
+    """Start this process's node (once); returns its caller id.
+
+    A second call with the same master reuses the node; another master is an error, since a
+    process can only be one node.
+    """
+    global _node
+    rospy = import_rospy()
+    with _lock:
+        if _node is not None:
+            caller_id, uri = _node
+            if uri != master_uri:
+                raise ConfigError(
+                    f"this process already runs ROS node {caller_id} on {uri}; "
+                    f"one node per process, so it cannot join {master_uri}"
+                )
+            return caller_id
+        os.environ["ROS_MASTER_URI"] = master_uri
+        failure: list[BaseException] = []
+
+        # rospy's default logging config replaces the root handlers: ours only sets levels
+        os.environ.setdefault(
+            "ROS_PYTHON_LOG_CONFIG_FILE", os.path.join(os.path.dirname(__file__), LOG_CONFIG)
+        )
+
+        def init() -> None:  # rospy's threads start from here: the node's own thread
+            try:
+                rospy.init_node(
+                    name.lstrip("/") or "rosweb",
+                    argv=[],  # never take remappings from rosweb's own command line
+                    anonymous=anonymous,
+                    disable_signals=True,
+                )
+            except BaseException as err:
+                failure.append(err)
+
+        thread = threading.Thread(target=init, name="rosweb-ros1-init", daemon=True)
+        thread.start()
+        thread.join(timeout=30)
+        if thread.is_alive():
+            raise ConfigError(f"rospy.init_node did not return within 30 s (master {master_uri})")
+        if failure:
+            raise ConfigError(f"cannot start ROS node {name}: {failure[0]}") from failure[0]
+        caller_id = rospy.get_name()
+        _node = (caller_id, master_uri)
+        atexit.register(rospy.signal_shutdown, "rosweb exits")
+        log.info("ROS node %s joined the master at %s", caller_id, master_uri)
+        return str(caller_id)

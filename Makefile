@@ -24,9 +24,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/rosweb run --host $(HOST) --port $(PORT)
 
-# Debian packages the tests need (none yet: ROS 1 and chromium come with their issues);
+# Debian packages the tests need (real ROS 1: rospy, a master, the command-line tools);
 # installed with apt-get when missing, as root.
-APT_PACKAGES :=
+APT_PACKAGES := python3-rospy python3-rosmaster python3-rostopic python3-rosservice \
+                python3-rosparam python3-rosnode python3-geometry-msgs python3-sensor-msgs \
+                python3-nav-msgs python3-std-srvs
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

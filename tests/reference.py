@@ -84,9 +84,9 @@ def random_scalar(store: TypeStore, kind: str, rng: random.Random) -> Any:
         return rng.random() < 0.5
     if kind == "string":
         return "".join(rng.choice(TEXT_PIECES) for _ in range(rng.randint(0, 3)))
-    if kind in TIME_FORMATS:
+    if kind in TIME_FORMATS:  # canonical, as rospy and rosweb make them: 0 <= nsecs < 1e9
         wire = "uint32" if kind == "time" else "int32"
-        return {"secs": random_int(wire, rng), "nsecs": random_int(wire, rng)}
+        return {"secs": random_int(wire, rng), "nsecs": rng.randrange(1_000_000_000)}
     return random_message(store, kind, rng)
 
 

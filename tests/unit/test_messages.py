@@ -511,3 +511,13 @@ def test_unknown_type_raises(
         operation(store, type_name)
     assert info.value.type_name == type_name
     assert type_name in str(info.value)
+
+
+def test_times_are_made_canonical_as_rospy_does(store: TypeStore) -> None:
+    header = from_json(store, "std_msgs/Header", {"stamp": {"secs": 1, "nsecs": 2_500_000_000}})
+    assert header["stamp"] == {"secs": 3, "nsecs": 500_000_000}
+    duration = from_json(store, "std_msgs/Duration", {"data": {"secs": 0, "nsecs": -1}})
+    assert duration["data"] == {"secs": -1, "nsecs": 999_999_999}
+    with pytest.raises(ValidationError) as err:
+        from_json(store, "std_msgs/Time", {"data": {"secs": 2**32 - 1, "nsecs": 10**9}})
+    assert err.value.field == "data.secs"

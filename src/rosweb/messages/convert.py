@@ -110,6 +110,9 @@ def _check_time(kind: str, value: Any, path: str) -> dict[str, int]:
     nsecs = _check_int(
         "uint32" if kind == "time" else "int32", value.get("nsecs", 0), _path(path, "nsecs")
     )
+    # canonical form, as rospy makes it: 0 <= nsecs < 1e9
+    carry, nsecs = divmod(nsecs, 1_000_000_000)
+    secs = _check_int("uint32" if kind == "time" else "int32", secs + carry, _path(path, "secs"))
     return {"secs": secs, "nsecs": nsecs}
 
 

@@ -33,8 +33,14 @@ def _load(type_name: str, kind: str) -> Any:
 
 
 def message_class(type_name: str) -> Any:
-    """The rospy class of a message type, imported from ``<pkg>.msg`` (no rospack needed)."""
-    return _load(type_name, "msg")
+    """The rospy class of a message type, imported from ``<pkg>.msg`` (no rospack needed);
+    a service's ``<Name>Request`` / ``<Name>Response`` come from ``<pkg>.srv``."""
+    try:
+        return _load(type_name, "msg")
+    except UnknownTypeError:
+        if type_name.endswith(("Request", "Response")):
+            return _load(type_name, "srv")
+        raise
 
 
 def service_class(type_name: str) -> Any:

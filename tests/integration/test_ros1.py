@@ -242,8 +242,8 @@ def test_rosweb_run_on_ros1_exits_cleanly(
     ros_master: RosMaster, processes: list[subprocess.Popen[str]]
 ) -> None:
     port = free_port()
-    proc = spawn(processes, ros_master,
-                 [str(BIN / "rosweb"), "run", "--backend", "ros1://?node=/rosweb_cli", "--port", str(port)])  # fmt: skip
+    args = ["run", "--backend", "ros1://?node=/rosweb_cli", "--port", str(port)]
+    proc = spawn(processes, ros_master, [str(BIN / "rosweb"), *args])
     wait_for(lambda: "/rosweb_cli" in master_nodes(ros_master), timeout=20)
     wait_for(lambda: _up(f"http://127.0.0.1:{port}"), timeout=20)
     proc.send_signal(signal.SIGTERM)
@@ -286,8 +286,8 @@ def _up(url: str) -> bool:
 def test_master_restart_is_survived(
     ros1_server: LiveServer, ros_master: RosMaster, processes: list[subprocess.Popen[str]]
 ) -> None:
-    before = spawn(processes, ros_master,
-                   ["rostopic", "pub", "-r", "5", "/heartbeat", "std_msgs/String", "data: before"])  # fmt: skip
+    heartbeat = ["rostopic", "pub", "-r", "5", "/heartbeat", "std_msgs/String"]
+    before = spawn(processes, ros_master, [*heartbeat, "data: before"])
     wait_for(lambda: get(ros1_server, "/api/topics/heartbeat?timeout=1").status_code == 200, 20)
     os.killpg(before.pid, signal.SIGKILL)
 
@@ -301,16 +301,15 @@ def test_master_restart_is_survived(
     ros_master.start()
     wait_for(lambda: get(ros1_server, "/api/health").status_code == 200, timeout=10)
     assert get(ros1_server, "/api/health").json()["graph"]["reregistrations"] >= 1
+
     # rosweb's publisher is known to the new master: a new subscriber finds it
-    output = echo_until_output(processes, ros_master, "/cmd_vel",
-                               lambda: post(ros1_server, "/api/teleop", {"command": "left"}))  # fmt: skip
+    def turn() -> None:
+        post(ros1_server, "/api/teleop", {"command": "left"})
+
+    output = echo_until_output(processes, ros_master, "/cmd_vel", turn)
     assert "z: 1.0" in output
     # rosweb's subscription is known too: a new publisher reaches it
-    spawn(
-        processes,
-        ros_master,
-        ["rostopic", "pub", "-r", "5", "/heartbeat", "std_msgs/String", "data: after"],
-    )
+    spawn(processes, ros_master, [*heartbeat, "data: after"])
     wait_for(
         lambda: get(ros1_server, "/api/topics/heartbeat").json()["msg"]["data"] == "after",
         timeout=20,

@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_LATEST_TIMEOUT": 2.0,
     "ROSWEB_SERVICE_TIMEOUT": 10.0,
     "ROSWEB_CACHE_TTL": 60.0,
+    "ROSWEB_CACHE_TOPICS": "*",
 }
 
 

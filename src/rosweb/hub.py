@@ -12,13 +12,14 @@ The backend callback does O(consumers) appends and returns: it never blocks.
 from __future__ import annotations
 
 import collections
+import fnmatch
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from rosweb.errors import TypeMismatchError
+from rosweb.errors import RosWebError, TypeMismatchError
 from rosweb.graph import Graph, Handle, normalize_name
 from rosweb.messages import Message, to_json
 
@@ -130,20 +131,42 @@ class _Feed:
         self.consumers: list[Consumer] = []
         self.latest: Envelope | None = None
         self.cached = False  # someone asked for the latest message: keep the subscription...
-        self.last_read = 0.0  # ...until nobody has asked for cache_ttl seconds
+        self.last_read = 0.0  # ...until nobody has asked for cache_ttl seconds...
+        self.pinned = False  # ...unless cached for good (see Hub.cache_topics)
         self.arrived = threading.Condition()
+
+
+#: types not cached unless asked for: large, fast, and rarely read as "the latest value"
+HEAVY_TYPES = (
+    "sensor_msgs/Image",
+    "sensor_msgs/CompressedImage",
+    "sensor_msgs/PointCloud",
+    "sensor_msgs/PointCloud2",
+)
 
 
 class Hub:
     """One backend subscription per topic, a latest-message cache, per-consumer queues.
 
-    A topic subscribed only for :meth:`latest` is unsubscribed after ``cache_ttl`` seconds without
-    a read, so one look at a camera topic does not keep its bandwidth flowing forever.
+    Topics matching ``cache_topics`` (globs; not of ``HEAVY_TYPES``) are cached as soon as they
+    appear in the graph and for good, so the latest message of a short-lived publisher
+    (``rostopic pub -1``) is still there after it left. Any other topic subscribed only for
+    :meth:`latest` is unsubscribed after ``cache_ttl`` seconds without a read, so one look at a
+    camera does not keep its bandwidth flowing forever.
     """
 
-    def __init__(self, graph: Graph, *, cache_ttl: float = 60.0) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        cache_ttl: float = 60.0,
+        cache_topics: Sequence[str] = (),
+        scan_interval: float = 1.0,
+    ) -> None:
         self.graph = graph
         self.cache_ttl = cache_ttl
+        self.cache_topics = tuple(cache_topics)
+        self.scan_interval = scan_interval
         self._feeds: dict[str, _Feed] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -151,8 +174,45 @@ class Hub:
         self._sweeper.start()
 
     def _sweep(self) -> None:
-        while not self._closed.wait(min(10.0, self.cache_ttl / 2)):
-            self.expire()
+        last_expiry = time.monotonic()
+        while True:
+            try:
+                self.cache_new_topics()
+            except RosWebError as err:  # the middleware is down: the next scan tries again
+                log.debug("cannot list topics to cache: %s", err)
+            except Exception:
+                log.exception("caching new topics failed")
+            if time.monotonic() - last_expiry > min(10.0, self.cache_ttl / 2):
+                last_expiry = time.monotonic()
+                self.expire()
+            if self._closed.wait(self.scan_interval):
+                return
+
+    def cache_new_topics(self) -> list[str]:
+        """Subscribe (for good) the graph's topics that match ``cache_topics``; returns them."""
+        if not self.cache_topics:
+            return []
+        new = [
+            (topic, type_name)
+            for topic, type_name in self.graph.topics().items()
+            if topic not in self._feeds
+            and type_name
+            and type_name not in HEAVY_TYPES
+            and any(fnmatch.fnmatchcase(topic, pattern) for pattern in self.cache_topics)
+        ]
+        added = []
+        for topic, type_name in new:
+            with self._lock:
+                if self._closed.is_set() or topic in self._feeds:
+                    continue
+                try:
+                    feed = self._feed(topic, type_name)
+                except RosWebError as err:
+                    log.debug("cannot cache %s: %s", topic, err)
+                    continue
+                feed.cached = feed.pinned = True
+            added.append(topic)
+        return added
 
     def expire(self) -> list[str]:
         """Unsubscribe cache-only feeds unread for ``cache_ttl`` s; returns their topics."""
@@ -161,7 +221,10 @@ class Hub:
             stale = [
                 (topic, feed)
                 for topic, feed in self._feeds.items()
-                if feed.cached and not feed.consumers and now - feed.last_read > self.cache_ttl
+                if feed.cached
+                and not feed.pinned
+                and not feed.consumers
+                and now - feed.last_read > self.cache_ttl
             ]
             for topic, _ in stale:
                 del self._feeds[topic]
@@ -230,6 +293,11 @@ class Hub:
                     break
             return feed.latest
 
+    def cached(self, topic: str) -> bool:
+        """Whether the hub holds a message of ``topic`` (it may have left the graph)."""
+        feed = self._feeds.get(normalize_name(topic))
+        return feed is not None and feed.latest is not None
+
     def feeds(self) -> dict[str, dict[str, Any]]:
         """Per topic: type, number of consumers, whether cached (for health and debugging)."""
         with self._lock:
@@ -244,8 +312,10 @@ class Hub:
             if feed is None or consumer not in feed.consumers:
                 return
             feed.consumers.remove(consumer)
-            if feed.consumers or (
-                feed.cached and time.monotonic() - feed.last_read <= self.cache_ttl
+            if (
+                feed.consumers
+                or feed.pinned
+                or (feed.cached and time.monotonic() - feed.last_read <= self.cache_ttl)
             ):
                 return
             del self._feeds[consumer.topic]

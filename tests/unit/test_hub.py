@@ -114,3 +114,21 @@ def test_cache_only_subscriptions_expire_when_unread(bus: Bus) -> None:
     wait_for(lambda: subscribers(bus, "/camera") == 0, timeout=2)  # the sweeper expired it
     assert "/camera" not in hub.feeds()
     hub.close()
+
+
+def test_matching_topics_are_cached_for_good_even_after_their_publisher_left(bus: Bus) -> None:
+    hub = Hub(bus, cache_topics=["/status*", "/camera"], scan_interval=0.05)
+    status = bus.advertise("/status", "std_msgs/String")
+    bus.advertise("/camera", "sensor_msgs/Image")  # heavy: only cached when asked for
+    bus.advertise("/other", "std_msgs/String")  # not matched
+    wait_for(lambda: subscribers(bus, "/status") == 1)
+    bus.publish("/status", "std_msgs/String", {"data": "ready"})
+    status.close()
+    assert hub.cached("/status")
+    envelope = hub.latest("/status")
+    assert envelope is not None
+    assert envelope.msg == {"data": "ready"}
+    assert hub.expire() == []  # pinned: never expires
+    assert subscribers(bus, "/camera") == 0
+    assert subscribers(bus, "/other") == 0
+    hub.close()

@@ -133,7 +133,7 @@ def topics() -> Response:
 def latest(topic: str) -> Response:
     state = get_state()
     name = _name(topic, "topic")
-    if name not in state.graph.topics():
+    if not state.hub.cached(name) and name not in state.graph.topics():
         raise NotFoundError("topic", name)
     timeout = _number_arg("timeout", current_app.config["ROSWEB_LATEST_TIMEOUT"])
     envelope = state.hub.latest(name, timeout)

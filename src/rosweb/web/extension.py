@@ -109,7 +109,8 @@ class RosWeb:
             if self._graph is None:
                 graph.close()
             raise
-        hub = Hub(graph, cache_ttl=cfg["ROSWEB_CACHE_TTL"])
+        patterns = [p.strip() for p in cfg["ROSWEB_CACHE_TOPICS"].split(",") if p.strip()]
+        hub = Hub(graph, cache_ttl=cfg["ROSWEB_CACHE_TTL"], cache_topics=patterns)
         return RosWebState(graph, hub, teleop, owns_graph=self._graph is None)
 
     @staticmethod

@@ -404,10 +404,10 @@ class Ros1Graph(Graph):
         restarted = self._master_pid is not None and pid != self._master_pid
         came_back = not self._master_ok and self._master_pid is not None
         self._master_pid = pid
-        self._master_ok = True
         if restarted or came_back:
             log.warning("ROS master at %s is back: registering again", self._master.uri)
             self._register_again()
+        self._master_ok = True  # healthy once the master knows this node again
 
     def _register_again(self) -> None:
         """Tell a restarted master about this node's publishers, subscribers and services.

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from helpers import LiveServer, RosMaster
 from rosweb.server import Server
 from rosweb.web import RosWeb, create_app
+from rosweb.web.native import tornado_handlers
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +40,7 @@ def client(app: Flask) -> FlaskClient:
 def live_server() -> Iterator[LiveServer]:
     """The real app (sim robot) served by rosweb's Tornado server on a free loopback port."""
     app = create_app({"TESTING": True})
-    server = Server(app, "127.0.0.1", 0, threads=8)
+    server = Server(app, "127.0.0.1", 0, threads=8, handlers=tornado_handlers(app))
     server.start()
     yield LiveServer(app, server)
     server.stop()

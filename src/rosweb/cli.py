@@ -39,6 +39,11 @@ def cli() -> None:
     "--config", "config_file", type=click.Path(dir_okay=False), help="TOML settings file."
 )
 @click.option("--threads", type=int, help="WSGI worker threads (default 32).")
+@click.option(
+    "--rosbridge-port",
+    type=int,
+    help="Also serve the rosbridge protocol at ws://HOST:PORT/ (as rosbridge_server does).",
+)
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))  # fmt: skip
 def run(
@@ -47,6 +52,7 @@ def run(
     port: int | None,
     config_file: str | None,
     threads: int | None,
+    rosbridge_port: int | None,
     log_level: str,
 ) -> None:
     """Serve the robot's web API (Tornado in front of the Flask app)."""
@@ -58,18 +64,31 @@ def run(
         "ROSWEB_HOST": host,
         "ROSWEB_PORT": port,
         "ROSWEB_THREADS": threads,
+        "ROSWEB_ROSBRIDGE_PORT": rosbridge_port,
     }
     settings = config.load({k: v for k, v in flags.items() if v is not None}, toml_file=config_file)
     from rosweb.server import Server
     from rosweb.web import RosWeb, create_app
+    from rosweb.web.native import rosbridge_handlers, tornado_handlers
 
     app = create_app(settings)
+    bridge_port = settings["ROSWEB_ROSBRIDGE_PORT"]
+
+    def ready(server: Server) -> None:
+        click.echo(f"rosweb: serving at {server.url}  (Ctrl-C to stop)", err=True)
+        click.echo(f"rosweb: rosbridge protocol at ws://{server.host}:{server.port}"
+                   f"{settings['ROSWEB_BRIDGE_PATH']}", err=True)  # fmt: skip
+        if bridge_port:
+            click.echo(f"rosweb: rosbridge protocol at ws://{server.host}:{bridge_port}/", err=True)
+
     server = Server(
         app,
         settings["ROSWEB_HOST"],
         settings["ROSWEB_PORT"],
         threads=settings["ROSWEB_THREADS"],
-        on_ready=lambda s: click.echo(f"rosweb: serving at {s.url}  (Ctrl-C to stop)", err=True),
+        handlers=tornado_handlers(app),
+        extra_ports={bridge_port: rosbridge_handlers(app)} if bridge_port else None,
+        on_ready=ready,
     )
     click.echo(f"rosweb {__version__}: robot {settings['ROSWEB_BACKEND']}", err=True)
     try:

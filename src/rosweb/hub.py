@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class Envelope:
     """One received message, with its JSON text made once and cached."""
 
-    __slots__ = ("_json", "_lock", "msg", "received", "topic", "type")
+    __slots__ = ("_encoded", "_json", "_lock", "msg", "received", "topic", "type")
 
     def __init__(self, topic: str, type_name: str, msg: Message) -> None:
         self.topic = topic
@@ -39,7 +39,8 @@ class Envelope:
         self.msg = msg
         self.received = time.time()
         self._json: str | None = None
-        self._lock = threading.Lock()
+        self._encoded: dict[Any, Any] = {}
+        self._lock = threading.RLock()  # encoders may read .json under it
 
     @property
     def json(self) -> str:
@@ -51,6 +52,17 @@ class Envelope:
                     self._json = to_json(self.msg)
                 text = self._json
         return text
+
+    def encoded(self, key: Any, encode: Callable[[Envelope], Any]) -> Any:
+        """``encode(self)``, made once per ``key`` and shared (a wire frame per encoding)."""
+        try:
+            return self._encoded[key]
+        except KeyError:
+            pass
+        with self._lock:
+            if key not in self._encoded:
+                self._encoded[key] = encode(self)
+            return self._encoded[key]
 
 
 class Consumer:
@@ -92,6 +104,12 @@ class Consumer:
             self._ready.notify()
         if self._notify is not None:
             self._notify(self)
+
+    def resize(self, queue_length: int) -> None:
+        """Change the queue's bound, keeping the newest envelopes."""
+        with self._ready:
+            if self._queue.maxlen != max(1, queue_length):
+                self._queue = collections.deque(self._queue, maxlen=max(1, queue_length))
 
     def get(self, timeout: float | None = None) -> Envelope | None:
         """The oldest queued envelope, waiting up to ``timeout`` s; None on timeout or close."""

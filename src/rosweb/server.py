@@ -38,6 +38,7 @@ class Server:
         *,
         threads: int = 32,
         handlers: list[Any] | None = None,
+        extra_ports: dict[int, list[Any]] | None = None,
         on_ready: Callable[[Server], None] | None = None,
     ) -> None:
         self.app = app
@@ -45,6 +46,7 @@ class Server:
         self.port = port
         self.threads = threads
         self.handlers = handlers or []
+        self.extra_ports = extra_ports or {}
         self.on_ready = on_ready
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -65,17 +67,25 @@ class Server:
         application = tornado.web.Application(
             [*self.handlers, (r".*", tornado.web.FallbackHandler, {"fallback": wsgi})]
         )
-        server = tornado.httpserver.HTTPServer(application, xheaders=False)
+        servers = [tornado.httpserver.HTTPServer(application, xheaders=False)]
         try:
             sockets = tornado.netutil.bind_sockets(self.port, self.host, family=socket.AF_UNSPEC)
-            server.add_sockets(sockets)
+            servers[0].add_sockets(sockets)
             self.port = sockets[0].getsockname()[1]
+            for port, handlers in self.extra_ports.items():
+                extra = tornado.httpserver.HTTPServer(tornado.web.Application(handlers))
+                extra.add_sockets(
+                    tornado.netutil.bind_sockets(port, self.host, family=socket.AF_UNSPEC)
+                )
+                servers.append(extra)
             if install_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     self._loop.add_signal_handler(sig, self._stop.set)
         except BaseException as err:
             self._error = err
             self._ready.set()
+            for server in servers:
+                server.stop()
             executor.shutdown(wait=False)
             raise
         self._ready.set()
@@ -84,8 +94,10 @@ class Server:
         try:
             await self._stop.wait()
         finally:
-            server.stop()
-            await server.close_all_connections()
+            for server in servers:
+                server.stop()
+            for server in servers:
+                await server.close_all_connections()
             executor.shutdown(wait=False, cancel_futures=True)
 
     def serve_forever(self) -> None:

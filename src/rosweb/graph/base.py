@@ -17,6 +17,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
+from rosweb.errors import NotFoundError
 from rosweb.messages import Message, TypeStore
 
 __all__ = ["Callback", "Graph", "Handle", "ServiceHandler", "normalize_name"]
@@ -131,6 +132,20 @@ class Graph(ABC):
     @abstractmethod
     def nodes(self) -> list[str]:
         """Node names, sorted."""
+
+    def topic_type(self, name: str) -> str:
+        """The type of one topic; raises NotFoundError. Backends may answer faster."""
+        type_name = self.topics().get(normalize_name(name))
+        if not type_name:
+            raise NotFoundError("topic", normalize_name(name))
+        return type_name
+
+    def service_type(self, name: str) -> str:
+        """The type of one service; raises NotFoundError. Backends may answer faster."""
+        type_name = self.services().get(normalize_name(name))
+        if not type_name:
+            raise NotFoundError("service", normalize_name(name))
+        return type_name
 
     def param_meta(self) -> dict[str, dict[str, Any]]:
         """Optional metadata of parameters (``min``, ``max``, ``step``, ``description``)."""

@@ -23,6 +23,7 @@ from rosweb.messages import describe, from_json, public_name, to_json
 from rosweb.web.errors import ApiError
 from rosweb.web.extension import get_state
 from rosweb.web.openapi import openapi_spec
+from rosweb.web.sse import open_stream, sse_events
 
 __all__ = ["api"]
 
@@ -33,6 +34,11 @@ _MAX_WAIT = 30.0
 
 
 # -- input helpers --------------------------------------------------------------------------------
+
+
+def topic_name(raw: str) -> str:
+    """A topic name from a URL path; 400 if invalid."""
+    return _name(raw, "topic")
 
 
 def _name(raw: str, kind: str) -> str:
@@ -145,6 +151,15 @@ def latest(topic: str) -> Response:
     return _json_response(f'{head[:-1]},"msg":{envelope.json}}}')
 
 
+@api.get("/topics/<path:topic>/events")
+def events(topic: str) -> Response:
+    state = get_state()
+    consumer = open_stream(state, topic, request.args)
+    response = Response(sse_events(consumer), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @api.post("/topics/<path:topic>")
 def publish(topic: str) -> Response:
     state = get_state()
@@ -175,18 +190,11 @@ def services() -> Response:
     return jsonify(services=[{"name": name, "type": type_name} for name, type_name in items])
 
 
-def _service_type(name: str) -> str:
-    type_name = get_state().graph.services().get(name)
-    if type_name is None:
-        raise NotFoundError("service", name)
-    return type_name
-
-
 @api.get("/services/<path:service>")
 def service_info(service: str) -> Response:
     state = get_state()
     name = _name(service, "service")
-    type_name = _service_type(name)
+    type_name = get_state().graph.service_type(name)
     return jsonify(name=name, type=type_name, schema=describe(state.graph.types, type_name))
 
 
@@ -194,7 +202,7 @@ def service_info(service: str) -> Response:
 def call_service(service: str) -> Response:
     state = get_state()
     name = _name(service, "service")
-    srv = state.graph.types.service(_service_type(name))
+    srv = state.graph.types.service(get_state().graph.service_type(name))
     request_msg = from_json(state.graph.types, srv.request, _body(default={}))
     timeout = _number_arg("timeout", current_app.config["ROSWEB_SERVICE_TIMEOUT"], high=300.0)
     response = state.graph.call_service(name, request_msg, timeout=timeout)

@@ -13,6 +13,7 @@ import atexit
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import click
@@ -23,6 +24,7 @@ from rosweb import config
 from rosweb.control import Teleop, VelocityLimits
 from rosweb.graph import Graph, connect
 from rosweb.hub import Hub
+from rosweb.web.bridge import BridgeOptions
 from rosweb.web.errors import ApiError, register_error_handlers
 
 __all__ = ["RosWeb", "RosWebState", "get_state"]
@@ -38,6 +40,11 @@ class RosWebState:
     hub: Hub
     teleop: Teleop
     owns_graph: bool
+    bridge_options: BridgeOptions = field(default_factory=BridgeOptions)
+    #: runs rosbridge service calls (they block) off the sockets' threads
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(32, thread_name_prefix="rosweb-bridge")
+    )
     started: float = field(default_factory=time.time)
     _closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -49,6 +56,7 @@ class RosWebState:
                 return
             self._closed = True
         self.teleop.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
         self.hub.close()
         if self.owns_graph:
             self.graph.close()
@@ -81,8 +89,10 @@ class RosWeb:
         )
         register_error_handlers(app)
         from rosweb.web.api import api
+        from rosweb.web.bridge.transport_flask import register_bridge_route
 
         app.register_blueprint(api)
+        register_bridge_route(app)
         if _is_reloader_watcher(app):
             log.info("reloader watcher process: the robot node starts in the serving process")
             app.extensions["rosweb"] = None
@@ -111,7 +121,11 @@ class RosWeb:
             raise
         patterns = [p.strip() for p in cfg["ROSWEB_CACHE_TOPICS"].split(",") if p.strip()]
         hub = Hub(graph, cache_ttl=cfg["ROSWEB_CACHE_TTL"], cache_topics=patterns)
-        return RosWebState(graph, hub, teleop, owns_graph=self._graph is None)
+        options = BridgeOptions(
+            queue_length=cfg["ROSWEB_BRIDGE_QUEUE_LENGTH"],
+            service_timeout=cfg["ROSWEB_SERVICE_TIMEOUT"],
+        )
+        return RosWebState(graph, hub, teleop, self._graph is None, options)
 
     @staticmethod
     def close(app: Flask) -> None:

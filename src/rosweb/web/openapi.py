@@ -125,6 +125,36 @@ def openapi_spec() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("TopicMessage")), **_errors(400, 404, 409, 422)},
             },
         },
+        "/api/topics/{topic}/events": {
+            "get": {
+                "summary": "The topic as a stream of server-sent events (text/event-stream)",
+                "description": "Each event's data is one message as JSON.",
+                "parameters": [
+                    topic,
+                    {
+                        "name": "throttle_rate",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "number", "minimum": 0},
+                        "description": "minimum milliseconds between two events",
+                    },
+                    {
+                        "name": "queue_length",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 1000},
+                        "description": "messages kept for a slow reader (the newest win)",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "An endless event stream",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(400, 404),
+                },
+            }
+        },
         "/api/services": {
             "get": {
                 "summary": "Services with their types",

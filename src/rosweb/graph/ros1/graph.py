@@ -277,7 +277,8 @@ class Ros1Graph(Graph):
         if service is not None:
             service.shutdown("closed by rosweb")
 
-    def _service_type(self, name: str) -> str:
+    def service_type(self, name: str) -> str:
+        name = normalize_name(name)
         try:
             uri = self._master.call("lookupService", name)
         except _MasterRefused:
@@ -298,7 +299,7 @@ class Ros1Graph(Graph):
 
     def call_service(self, name: str, request: Message, *, timeout: float | None = None) -> Message:
         name = normalize_name(name)
-        type_name = self._service_type(name)
+        type_name = self.service_type(name)
         cls = self._service_class(type_name)
         srv = self.types.service(type_name)
         rospy_request = to_rospy(self.types, srv.request, request, cls._request_class)
@@ -362,6 +363,13 @@ class Ros1Graph(Graph):
     def _topic_types(self) -> dict[str, str]:
         return dict(self._master.call("getTopicTypes"))
 
+    def topic_type(self, name: str) -> str:
+        name = normalize_name(name)
+        type_name = self._topic_types().get(name)
+        if not type_name:
+            raise NotFoundError("topic", name)
+        return type_name
+
     def topics(self) -> dict[str, str]:
         publishers, subscribers, _ = self._master.call("getSystemState")
         types = self._topic_types()
@@ -373,7 +381,7 @@ class Ros1Graph(Graph):
         result = {}
         for name, _providers in sorted(services):
             try:
-                result[name] = self._service_type(name)
+                result[name] = self.service_type(name)
             except (NotFoundError, BackendUnavailable):
                 continue  # gone between the two questions
         return result

@@ -1,0 +1,64 @@
+"""The rosbridge endpoint as a Flask route (flask-sock), for ``flask run`` and WSGI servers.
+
+Under ``rosweb run`` the native Tornado handler of :mod:`transport_tornado` answers the same path
+first; this route serves apps that use ``RosWeb(app)`` in their own server. Each socket holds a
+thread for its life (the WSGI way) plus a sender thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from typing import Any
+
+from flask import Flask
+from flask_sock import Sock
+
+from rosweb.web.bridge.protocol import BridgeSession
+
+__all__ = ["register_bridge_route"]
+
+log = logging.getLogger(__name__)
+
+
+def _serve(ws: Any) -> None:
+    from rosweb.web.extension import get_state
+
+    state = get_state()
+    ready = threading.Event()
+    session = BridgeSession(
+        state.graph, state.hub, wake=ready.set, executor=state.executor,
+        teleop=state.teleop, options=state.bridge_options,
+    )  # fmt: skip
+    raw = getattr(ws, "sock", None)
+    if raw is not None:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def sender() -> None:
+        try:
+            while ws.connected:
+                ready.wait(1.0)
+                ready.clear()
+                for frame in session.outgoing():
+                    ws.send(frame)
+        except Exception as err:  # the socket went away while sending
+            log.debug("rosbridge sender stopped: %s", err)
+
+    thread = threading.Thread(target=sender, name="rosweb-ws-send", daemon=True)
+    thread.start()
+    try:
+        while True:
+            data = ws.receive()
+            if data is None:
+                break
+            session.receive(data)
+    finally:
+        session.close()
+        ready.set()
+
+
+def register_bridge_route(app: Flask) -> None:
+    """Serve the rosbridge protocol at ``ROSWEB_BRIDGE_PATH`` through flask-sock."""
+    sock = Sock(app)
+    sock.route(app.config["ROSWEB_BRIDGE_PATH"], endpoint="rosweb_bridge")(_serve)

@@ -1,0 +1,82 @@
+"""The rosbridge endpoint as a native Tornado WebSocket handler (``rosweb run``).
+
+Frames are handled on the event loop as they arrive (ops are quick; service calls run on the
+app's executor). Sending is driven by the session's ``wake``: a flush writes what is ready and
+waits for the socket to take it before writing more, so a client that does not read only fills
+its own bounded queues; one that has not taken a frame for ``stall_timeout`` seconds is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import tornado.ioloop
+import tornado.websocket
+
+from rosweb.web.bridge.protocol import BridgeSession
+
+__all__ = ["BridgeWebSocket"]
+
+log = logging.getLogger(__name__)
+
+
+class BridgeWebSocket(tornado.websocket.WebSocketHandler):
+    """One rosbridge client per connection."""
+
+    def initialize(self, state: Any, stall_timeout: float = 10.0) -> None:
+        self.state = state
+        self.stall_timeout = stall_timeout
+        self.session: BridgeSession | None = None
+        self._scheduled = False
+        self._flushing = False
+
+    def check_origin(self, origin: str) -> bool:
+        return True  # as rosbridge: any page may connect (authentication comes with issue 5)
+
+    def open(self, *args: str) -> None:
+        self.set_nodelay(True)
+        self.loop = tornado.ioloop.IOLoop.current()
+        state = self.state
+        self.session = BridgeSession(
+            state.graph, state.hub, wake=self._wake, executor=state.executor,
+            teleop=state.teleop, options=state.bridge_options,
+        )  # fmt: skip
+
+    def _wake(self) -> None:
+        """Called from any thread: schedule one flush on the loop."""
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.add_callback(self._flush)
+
+    async def _flush(self) -> None:
+        self._scheduled = False
+        if self._flushing or self.session is None:
+            return
+        self._flushing = True
+        try:
+            while self.ws_connection is not None:
+                frames = self.session.outgoing(limit=200)
+                if not frames:
+                    break
+                written = None
+                for frame in frames:
+                    written = self.write_message(frame, binary=isinstance(frame, bytes))
+                if written is not None:
+                    await asyncio.wait_for(written, self.stall_timeout)
+        except TimeoutError:
+            log.warning("rosbridge client %s stopped reading: closing", self.request.remote_ip)
+            self.close(1008, "client stopped reading")
+        except tornado.websocket.WebSocketClosedError:
+            pass
+        finally:
+            self._flushing = False
+
+    def on_message(self, message: str | bytes) -> None:
+        if self.session is not None:
+            self.session.receive(message)
+
+    def on_close(self) -> None:
+        if self.session is not None:
+            self.session.close()

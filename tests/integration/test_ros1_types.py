@@ -11,7 +11,7 @@ from reference import random_message, ros1_serialize
 from rosweb.errors import UnknownTypeError
 from rosweb.graph.ros1.convert import message_class, to_native, to_rospy
 from rosweb.graph.ros1.node import import_rospy
-from rosweb.messages import TypeStore
+from rosweb.messages import TypeStore, to_ros1
 
 STORE = TypeStore()
 
@@ -48,6 +48,7 @@ def test_same_message_same_bytes_same_json(type_name: str) -> None:
         to_rospy(STORE, type_name, native).serialize(buffer)
         wire = buffer.getvalue()
         assert wire == ros1_serialize(STORE, type_name, native)  # rospy's bytes = the reference's
+        assert wire == to_ros1(STORE, type_name, native)  # = rosweb's own (cbor-raw)
         received = cls()
         received.deserialize(wire)
         assert to_native(STORE, type_name, received) == native  # and back to the same dict

@@ -20,7 +20,7 @@ import pytest
 
 from reference import random_message, ros1_deserialize, ros1_serialize
 from rosweb.errors import MessageError, UnknownTypeError, ValidationError
-from rosweb.messages import TypeStore, default, describe, from_json, to_json, typedefs
+from rosweb.messages import TypeStore, default, describe, from_json, to_json, to_ros1, typedefs
 
 ALL_TYPES = TypeStore().message_types()
 SAMPLES_PER_TYPE = 3
@@ -70,6 +70,12 @@ def test_every_type_round_trips_through_json_and_the_ros1_wire_format(
     for sample in range(SAMPLES_PER_TYPE):
         native = random_message(store, type_name, random.Random(f"{type_name}#{sample}"))
         assert_round_trips(store, type_name, native)
+
+
+@pytest.mark.parametrize("type_name", ALL_TYPES)
+def test_wire_format_equals_the_reference_serializer(store: TypeStore, type_name: str) -> None:
+    native = random_message(store, type_name, random.Random(f"wire:{type_name}"))
+    assert to_ros1(store, type_name, native) == ros1_serialize(store, type_name, native)
 
 
 def test_reference_serializer_matches_known_ros1_bytes(store: TypeStore) -> None:

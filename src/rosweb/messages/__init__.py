@@ -8,6 +8,7 @@
 from rosweb.messages.convert import Message, default, from_json, to_json, to_jsonable
 from rosweb.messages.schema import describe, typedefs
 from rosweb.messages.store import Constant, Field, ServiceType, TypeStore, public_name
+from rosweb.messages.wire import to_ros1
 
 __all__ = [
     "Constant",
@@ -21,5 +22,6 @@ __all__ = [
     "public_name",
     "to_json",
     "to_jsonable",
+    "to_ros1",
     "typedefs",
 ]

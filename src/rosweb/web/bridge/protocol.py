@@ -34,7 +34,7 @@ from rosweb.errors import (
 )
 from rosweb.graph import Graph, Handle, normalize_name
 from rosweb.hub import Consumer, Envelope, Hub
-from rosweb.messages import Message, from_json, to_jsonable
+from rosweb.messages import Message, TypeStore, from_json, to_jsonable, to_ros1
 from rosweb.web.bridge.frames import Frame, FrameError, decode, encode, fragments
 from rosweb.web.bridge.rosapi import ROSAPI, call_rosapi
 
@@ -80,17 +80,27 @@ class _Pending:
     result: bool = False
 
 
-def _publish_frame(compression: str) -> Callable[[Envelope], Frame]:
+def _json_frame(envelope: Envelope) -> Frame:
+    return f'{{"op":"publish","topic":{json.dumps(envelope.topic)},"msg":{envelope.json}}}'
+
+
+def _cbor_frame(envelope: Envelope) -> Frame:
+    return encode({"op": "publish", "topic": envelope.topic, "msg": envelope.msg}, "cbor")
+
+
+def _cbor_raw_frame(store: TypeStore) -> Callable[[Envelope], Frame]:
+    """rosbridge's cbor-raw: the ROS 1 serialization, with the time it was received."""
+
     def make(envelope: Envelope) -> Frame:
-        if compression == "none":
-            topic = json.dumps(envelope.topic)
-            return f'{{"op":"publish","topic":{topic},"msg":{envelope.json}}}'
-        return encode({"op": "publish", "topic": envelope.topic, "msg": envelope.msg}, "cbor")
+        secs = int(envelope.received)
+        raw = {
+            "secs": secs,
+            "nsecs": int((envelope.received - secs) * 1e9),
+            "bytes": to_ros1(store, envelope.type, envelope.msg),
+        }
+        return encode({"op": "publish", "topic": envelope.topic, "msg": raw}, "cbor")
 
     return make
-
-
-_PUBLISH_FRAMES = {c: _publish_frame(c) for c in ("none", "cbor")}
 
 
 _KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
@@ -144,6 +154,7 @@ class BridgeSession:
         self._fragments: dict[str, tuple[float, dict[int, str]]] = {}
         self._ids = itertools.count(1)
         self._status_level = LEVELS["error"]
+        self._cbor_raw = _cbor_raw_frame(graph.types)
         self.closed = False
 
     # -- in -------------------------------------------------------------------------------------
@@ -214,8 +225,11 @@ class BridgeSession:
     def _frames_of(self, subscription: _Subscription, envelope: Envelope) -> list[Frame]:
         compression = subscription.compression
         if compression == "cbor-raw":
-            compression = "cbor"  # raw ROS 1 bytes come with the ros1 wire module (not yet)
-        frame = envelope.encoded(("publish", compression), _PUBLISH_FRAMES[compression])
+            frame = envelope.encoded(("publish", compression), self._cbor_raw)
+        else:
+            frame = envelope.encoded(
+                ("publish", compression), _json_frame if compression == "none" else _cbor_frame
+            )
         size = subscription.fragment_size
         if size and isinstance(frame, str) and len(frame) > size:
             fragment_id = f"publish:{envelope.topic}:{next(self._ids)}"

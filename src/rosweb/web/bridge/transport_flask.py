@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 import threading
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_sock import Sock
 
 from rosweb.web.bridge.protocol import BridgeSession
@@ -34,6 +35,10 @@ def _serve(ws: Any) -> None:
     raw = getattr(ws, "sock", None)
     if raw is not None:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # a send that cannot complete within the stall timeout fails: the client stopped reading
+        stall = current_app.config["ROSWEB_WS_STALL_TIMEOUT"]
+        timeval = struct.pack("ll", int(stall), int((stall % 1) * 1e6))
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
     def sender() -> None:
         try:
@@ -42,8 +47,10 @@ def _serve(ws: Any) -> None:
                 ready.clear()
                 for frame in session.outgoing():
                     ws.send(frame)
-        except Exception as err:  # the socket went away while sending
-            log.debug("rosbridge sender stopped: %s", err)
+        except Exception as err:  # the socket went away, or the client stopped reading
+            log.info("rosbridge client dropped: %s", err)
+            session.close()
+            ws.close()
 
     thread = threading.Thread(target=sender, name="rosweb-ws-send", daemon=True)
     thread.start()

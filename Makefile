@@ -43,7 +43,12 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-test
+# roslibjs for the third-party client tests (node and npm from the machine)
+JS_CLIENTS := tests/clients/js
+$(JS_CLIENTS)/node_modules/.package-lock.json: $(JS_CLIENTS)/package-lock.json
+	cd $(JS_CLIENTS) && npm ci --no-audit --no-fund
+
+pytest: $(VENV)/.installed-test $(JS_CLIENTS)/node_modules/.package-lock.json
 	$(BIN)/python -m pytest
 
 test: system-deps lint typecheck pytest

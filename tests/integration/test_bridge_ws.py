@@ -182,8 +182,9 @@ def test_a_browser_can_provide_a_service(endpoint: Endpoint, clients: Callable[[
     caller.start()
     request = provider.wait(is_op("call_service", service="/client/toggle"))
     assert request["args"] == {"data": True}
+    values = {"success": True, "message": "toggled by the browser"}
     provider.send(op="service_response", id=request["id"], service="/client/toggle",
-                  values={"success": True, "message": "toggled by the browser"}, result=True)  # fmt: skip
+                  values=values, result=True)  # fmt: skip
     caller.join(10)
     assert answer["response"] == {"success": True, "message": "toggled by the browser"}
 

@@ -68,6 +68,7 @@ class OpError(Exception):
 @dataclass
 class _Subscription:
     consumer: Consumer
+    name: str  # as the client wrote it: clients match frames by that exact string
     sids: dict[str | None, dict[str, Any]] = field(default_factory=dict)
     compression: str = "none"
     fragment_size: int | None = None
@@ -80,27 +81,25 @@ class _Pending:
     result: bool = False
 
 
-def _json_frame(envelope: Envelope) -> Frame:
-    return f'{{"op":"publish","topic":{json.dumps(envelope.topic)},"msg":{envelope.json}}}'
+def _publish_frame(store: TypeStore, topic: str, compression: str) -> Callable[[Envelope], Frame]:
+    """How one topic's messages look on the wire in one compression (made once per message)."""
 
+    def as_json(envelope: Envelope) -> Frame:
+        return f'{{"op":"publish","topic":{json.dumps(topic)},"msg":{envelope.json}}}'
 
-def _cbor_frame(envelope: Envelope) -> Frame:
-    return encode({"op": "publish", "topic": envelope.topic, "msg": envelope.msg}, "cbor")
+    def as_cbor(envelope: Envelope) -> Frame:
+        return encode({"op": "publish", "topic": topic, "msg": envelope.msg}, "cbor")
 
-
-def _cbor_raw_frame(store: TypeStore) -> Callable[[Envelope], Frame]:
-    """rosbridge's cbor-raw: the ROS 1 serialization, with the time it was received."""
-
-    def make(envelope: Envelope) -> Frame:
+    def as_cbor_raw(envelope: Envelope) -> Frame:  # the ROS 1 serialization, as rosbridge does
         secs = int(envelope.received)
         raw = {
             "secs": secs,
             "nsecs": int((envelope.received - secs) * 1e9),
             "bytes": to_ros1(store, envelope.type, envelope.msg),
         }
-        return encode({"op": "publish", "topic": envelope.topic, "msg": raw}, "cbor")
+        return encode({"op": "publish", "topic": topic, "msg": raw}, "cbor")
 
-    return make
+    return {"none": as_json, "cbor": as_cbor, "cbor-raw": as_cbor_raw}[compression]
 
 
 _KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
@@ -154,7 +153,6 @@ class BridgeSession:
         self._fragments: dict[str, tuple[float, dict[int, str]]] = {}
         self._ids = itertools.count(1)
         self._status_level = LEVELS["error"]
-        self._cbor_raw = _cbor_raw_frame(graph.types)
         self.closed = False
 
     # -- in -------------------------------------------------------------------------------------
@@ -223,13 +221,10 @@ class BridgeSession:
         return frames
 
     def _frames_of(self, subscription: _Subscription, envelope: Envelope) -> list[Frame]:
-        compression = subscription.compression
-        if compression == "cbor-raw":
-            frame = envelope.encoded(("publish", compression), self._cbor_raw)
-        else:
-            frame = envelope.encoded(
-                ("publish", compression), _json_frame if compression == "none" else _cbor_frame
-            )
+        key = ("publish", subscription.name, subscription.compression)
+        frame = envelope.encoded(
+            key, _publish_frame(self.graph.types, subscription.name, subscription.compression)
+        )
         size = subscription.fragment_size
         if size and isinstance(frame, str) and len(frame) > size:
             fragment_id = f"publish:{envelope.topic}:{next(self._ids)}"
@@ -338,7 +333,7 @@ class BridgeSession:
                 topic, type_name or None, queue_length=params["queue_length"],
                 throttle_rate=throttle, notify=lambda _c: self._wake(),
             )  # fmt: skip
-            subscription = _Subscription(consumer)
+            subscription = _Subscription(consumer, _required(msg, "topic"))
             with self._lock:
                 self._subscriptions[topic] = subscription
                 self._turn.append(topic)
@@ -431,8 +426,10 @@ class BridgeSession:
             if service in self._services:
                 raise OpError(f"{service} is already advertised by this client", "service")
 
+        raw_name = msg["service"]  # clients route calls by the exact name they advertised
+
         def handler(request: Message) -> Message:
-            return self._ask_client(service, request)
+            return self._ask_client(raw_name, request)
 
         handle = self.graph.provide_service(service, type_name, handler)
         with self._lock:
@@ -454,7 +451,8 @@ class BridgeSession:
             with self._lock:
                 self._pending.pop(call_id, None)
         if not waiting.result:
-            raise ServiceError(f"{service} failed in the client: {waiting.values}")
+            reason = waiting.values if waiting.values else "the client reported a failure"
+            raise ServiceError(f"{service} failed in the client: {reason}")
         return waiting.values if isinstance(waiting.values, dict) else {}
 
     def _service_response(self, msg: dict[str, Any]) -> None:

@@ -73,13 +73,16 @@ def _response_details(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _get_param(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
+    """As rosapi: the value as JSON text; a missing param gives ``default`` (JSON text) or
+    ``null``, with ``successful`` false and the reason (newer rosapi's fields)."""
+    name = _text(args, "name")
     try:
-        return {"value": json.dumps(graph.get_param(_text(args, "name")))}
-    except NotFoundError:
-        default = _text(args, "default")
+        return {"value": json.dumps(graph.get_param(name)), "successful": True, "reason": ""}
+    except NotFoundError as err:
+        default = _text(args, "default") or _text(args, "default_value")
         if default:
-            return {"value": default}
-        raise
+            return {"value": default, "successful": True, "reason": ""}
+        return {"value": "null", "successful": False, "reason": str(err)}
 
 
 def _set_param(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +92,7 @@ def _set_param(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         raise ValidationError("expects a JSON text", "value") from None
     graph.set_param(_text(args, "name"), value)
-    return {}
+    return {"successful": True, "reason": ""}
 
 
 def _has_param(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +105,7 @@ def _has_param(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
 
 def _delete_param(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
     graph.delete_param(_text(args, "name"))
-    return {}
+    return {"successful": True, "reason": ""}
 
 
 def _param_names(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:

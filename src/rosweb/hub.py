@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import fnmatch
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -89,7 +90,7 @@ class Consumer:
         self._queue: collections.deque[Envelope] = collections.deque(maxlen=max(1, queue_length))
         self._ready = threading.Condition()
         self._notify = notify
-        self._last = 0.0
+        self._last = -math.inf
         self.closed = False
 
     def offer(self, envelope: Envelope) -> None:

@@ -150,7 +150,8 @@ class BridgeSession:
         self._publishers: dict[str, Handle] = {}
         self._services: dict[str, Handle] = {}
         self._pending: dict[str, _Pending] = {}
-        self._fragments: dict[str, tuple[float, dict[int, str]]] = {}
+        self._fragments: dict[str, tuple[float, int, dict[int, str]]] = {}
+        self._latched: set[str] = set()  # topics this client advertised with latch
         self._ids = itertools.count(1)
         self._status_level = LEVELS["error"]
         self.closed = False
@@ -272,11 +273,14 @@ class BridgeSession:
         handle = self.graph.advertise(topic, type_name, latch=latch)
         with self._lock:
             self._publishers[topic] = handle
+            if latch:
+                self._latched.add(topic)
 
     def _unadvertise(self, msg: dict[str, Any]) -> None:
         topic = normalize_name(_required(msg, "topic"))
         with self._lock:
             handle = self._publishers.pop(topic, None)
+            self._latched.discard(topic)
         if handle is None:
             raise OpError(f"{topic} is not advertised by this client", "topic")
         handle.close()
@@ -296,6 +300,7 @@ class BridgeSession:
             self._advertise({"topic": topic, "type": type_name, "latch": latch})
         else:
             type_name = handle.type
+        latch = latch or topic in self._latched
         try:
             message = from_json(self.graph.types, type_name, msg.get("msg"))
         except ValidationError as err:
@@ -346,14 +351,17 @@ class BridgeSession:
 
     def _merge(self, subscription: _Subscription) -> None:
         """Several subscriptions to one topic share one stream, as in rosbridge: the smallest
-        throttle and fragment size, the largest queue, the latest compression."""
+        throttle and fragment size, the largest queue, CBOR if any asks for it."""
         params = list(subscription.sids.values())
         consumer = subscription.consumer
         consumer.throttle = min(p["throttle_rate"] for p in params) / 1000.0
         consumer.resize(max(p["queue_length"] for p in params))
         sizes = [p["fragment_size"] for p in params if p["fragment_size"]]
         subscription.fragment_size = min(sizes) if sizes else None
-        subscription.compression = params[-1]["compression"]
+        asked = {p["compression"] for p in params}
+        subscription.compression = next(
+            (c for c in ("cbor-raw", "cbor") if c in asked), "none"
+        )  # binary if any subscription asked for it, as rosbridge
 
     def _unsubscribe(self, msg: dict[str, Any]) -> None:
         topic = normalize_name(_required(msg, "topic"))
@@ -362,7 +370,9 @@ class BridgeSession:
             subscription = self._subscriptions.get(topic)
             if subscription is None:
                 return  # rosbridge ignores unsubscribing what is not subscribed
-            if sid is not None and sid in subscription.sids and len(subscription.sids) > 1:
+            if sid is not None and sid not in subscription.sids:
+                return  # as rosbridge: only the subscription with this id is cancelled
+            if sid is not None and len(subscription.sids) > 1:
                 del subscription.sids[sid]
                 self._merge(subscription)
                 return
@@ -492,11 +502,14 @@ class BridgeSession:
         with self._lock:
             for stale in [
                 k
-                for k, (t, _) in self._fragments.items()
+                for k, (t, _, _) in self._fragments.items()
                 if now - t > self.options.fragment_timeout
             ]:
                 del self._fragments[stale]
-            _, parts = self._fragments.setdefault(fid, (now, {}))
+            _, expected, parts = self._fragments.setdefault(fid, (now, total, {}))
+            if total != expected:
+                del self._fragments[fid]
+                raise OpError(f"fragment total {total} differs from {expected} of {fid}", "total")
             parts[num] = data
             if sum(len(p) for p in parts.values()) > self.options.max_message_size:
                 del self._fragments[fid]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import socket
-import struct
 import threading
+import time
 from typing import Any
 
 from flask import Flask, current_app
@@ -32,13 +32,10 @@ def _serve(ws: Any) -> None:
         state.graph, state.hub, wake=ready.set, executor=state.executor,
         teleop=state.teleop, options=state.bridge_options,
     )  # fmt: skip
-    raw = getattr(ws, "sock", None)
-    if raw is not None:
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # a send that cannot complete within the stall timeout fails: the client stopped reading
-        stall = current_app.config["ROSWEB_WS_STALL_TIMEOUT"]
-        timeval = struct.pack("ll", int(stall), int((stall % 1) * 1e6))
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+    raw = ws.sock
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    stall = current_app.config["ROSWEB_WS_STALL_TIMEOUT"]
+    sending_since: list[float] = []  # set while a frame is being written
 
     def sender() -> None:
         try:
@@ -46,20 +43,23 @@ def _serve(ws: Any) -> None:
                 ready.wait(1.0)
                 ready.clear()
                 for frame in session.outgoing():
+                    sending_since.append(time.monotonic())
                     ws.send(frame)
-        except Exception as err:  # the socket went away, or the client stopped reading
-            log.info("rosbridge client dropped: %s", err)
-            session.close()
-            ws.close()
+                    sending_since.clear()
+        except Exception as err:  # the socket went away
+            log.debug("rosbridge sender stopped: %s", err)
 
     thread = threading.Thread(target=sender, name="rosweb-ws-send", daemon=True)
     thread.start()
     try:
         while True:
-            data = ws.receive()
-            if data is None:
+            data = ws.receive(timeout=1.0)  # raises ConnectionClosed when the client leaves
+            if data is not None:
+                session.receive(data)
+            elif sending_since and time.monotonic() - sending_since[0] > stall:
+                log.warning("rosbridge client stopped reading: closing")
+                raw.shutdown(socket.SHUT_RDWR)  # the blocked send fails, the sender ends
                 break
-            session.receive(data)
     finally:
         session.close()
         ready.set()

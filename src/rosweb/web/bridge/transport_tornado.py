@@ -21,6 +21,9 @@ __all__ = ["BridgeWebSocket"]
 
 log = logging.getLogger(__name__)
 
+#: bytes written to a socket before waiting for it to take them: what a slow client can hold
+BUFFER_LIMIT = 1 << 20
+
 
 class BridgeWebSocket(tornado.websocket.WebSocketHandler):
     """One rosbridge client per connection."""
@@ -60,11 +63,14 @@ class BridgeWebSocket(tornado.websocket.WebSocketHandler):
                 frames = self.session.outgoing(limit=200)
                 if not frames:
                     break
-                written = None
+                unsent = 0  # bytes handed to the socket since it last caught up
                 for frame in frames:
                     written = self.write_message(frame, binary=isinstance(frame, bytes))
-                if written is not None:
-                    await asyncio.wait_for(written, self.stall_timeout)
+                    unsent += len(frame)
+                    if unsent > BUFFER_LIMIT:
+                        await asyncio.wait_for(written, self.stall_timeout)
+                        unsent = 0
+                await asyncio.wait_for(written, self.stall_timeout)
         except TimeoutError:
             log.warning("rosbridge client %s stopped reading: closing", self.request.remote_ip)
             self.close(1008, "client stopped reading")

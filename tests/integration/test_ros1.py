@@ -60,16 +60,6 @@ def ros1_server(ros_master: RosMaster) -> Iterator[LiveServer]:
     RosWeb.close(app)
 
 
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-
-
 def spawn(
     processes: list[subprocess.Popen[str]], master: RosMaster, args: list[str], **kwargs: object
 ) -> subprocess.Popen[str]:

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from helpers import LiveServer, RosMaster
+from helpers import Endpoint, LiveServer, RosMaster
 from rosweb.server import Server
 from rosweb.web import RosWeb, create_app
 from rosweb.web.native import tornado_handlers
@@ -91,3 +91,32 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()  # reaps it and closes its pipes
+
+
+@pytest.fixture(params=["tornado", "flask"])
+def endpoint(request: pytest.FixtureRequest) -> Iterator[Endpoint]:
+    """The sim app served both ways: ``tornado`` (rosweb run: native handlers in front of the
+    WSGI container) and ``flask`` (Werkzeug's threaded server, as flask run: Flask routes)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app = create_app({"TESTING": True, "ROSWEB_WS_STALL_TIMEOUT": 1.0})
+    state = app.extensions["rosweb"]
+    if request.param == "tornado":
+        server = Server(app, "127.0.0.1", 0, threads=8, handlers=tornado_handlers(app))
+        server.start()
+        url, stop = server.url, server.stop
+    else:
+        wsgi = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=wsgi.serve_forever, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{wsgi.server_port}"
+
+        def stop() -> None:
+            wsgi.shutdown()
+            wsgi.server_close()
+
+    yield Endpoint(url, url.replace("http", "ws") + "/ws", state, request.param)
+    stop()
+    RosWeb.close(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask
@@ -12,6 +13,16 @@ from rosweb.server import Server
 from rosweb.web import RosWebState
 
 T = TypeVar("T")
+
+
+@dataclass
+class Endpoint:
+    """A served app: its HTTP and WebSocket URLs, its rosweb state, and which transport."""
+
+    url: str  # http://host:port
+    ws: str  # ws://host:port/ws
+    state: RosWebState
+    transport: str
 
 
 class LiveServer:

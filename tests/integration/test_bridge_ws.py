@@ -10,52 +10,19 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import cbor2
 import pytest
 import requests
 import websocket
-from werkzeug.serving import make_server
 
-from helpers import assert_error, free_port, wait_for
+from helpers import Endpoint, assert_error, free_port, wait_for
 from rosweb.server import Server
-from rosweb.web import RosWeb, RosWebState, create_app
-from rosweb.web.native import rosbridge_handlers, tornado_handlers
+from rosweb.web import RosWeb, create_app
+from rosweb.web.native import rosbridge_handlers
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Endpoint:
-    url: str  # http://host:port
-    ws: str  # ws://host:port/ws
-    state: RosWebState
-    transport: str
-
-
-@pytest.fixture(params=["tornado", "flask-sock"])
-def endpoint(request: pytest.FixtureRequest) -> Iterator[Endpoint]:
-    app = create_app({"TESTING": True, "ROSWEB_WS_STALL_TIMEOUT": 1.0})
-    state = app.extensions["rosweb"]
-    if request.param == "tornado":
-        server = Server(app, "127.0.0.1", 0, threads=8, handlers=tornado_handlers(app))
-        server.start()
-        url, stop = server.url, server.stop
-    else:
-        wsgi = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=wsgi.serve_forever, daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{wsgi.server_port}"
-
-        def stop() -> None:
-            wsgi.shutdown()
-            wsgi.server_close()
-
-    yield Endpoint(url, url.replace("http", "ws") + "/ws", state, request.param)
-    stop()
-    RosWeb.close(app)
 
 
 class Client:

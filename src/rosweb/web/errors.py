@@ -26,7 +26,7 @@ from rosweb.errors import (
     ValidationError,
 )
 
-__all__ = ["ApiError", "error_response", "register_error_handlers"]
+__all__ = ["ApiError", "error_response", "register_error_handlers", "tornado_error"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,18 @@ def error_response(
     if field is not None:
         body["field"] = field
     return jsonify(error=body), status
+
+
+def tornado_error(
+    handler: Any, status: int, code: str, message: str, field: str | None = None
+) -> None:
+    """The one error shape, from a native Tornado handler."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    handler.set_status(status)
+    handler.set_header("Content-Type", "application/json")
+    handler.finish({"error": body})
 
 
 def _from_rosweb(err: RosWebError) -> tuple[Response, int]:

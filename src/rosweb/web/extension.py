@@ -26,6 +26,7 @@ from rosweb.graph import Graph, connect
 from rosweb.hub import Hub
 from rosweb.web.bridge import BridgeOptions
 from rosweb.web.errors import ApiError, register_error_handlers
+from rosweb.web.stream import Streams
 
 __all__ = ["RosWeb", "RosWebState", "get_state"]
 
@@ -40,6 +41,7 @@ class RosWebState:
     hub: Hub
     teleop: Teleop
     owns_graph: bool
+    streams: Streams  # camera encoders
     bridge_options: BridgeOptions = field(default_factory=BridgeOptions)
     #: runs rosbridge service calls (they block) off the sockets' threads
     executor: ThreadPoolExecutor = field(
@@ -57,6 +59,7 @@ class RosWebState:
             self._closed = True
         self.teleop.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.streams.close()
         self.hub.close()
         if self.owns_graph:
             self.graph.close()
@@ -90,8 +93,10 @@ class RosWeb:
         register_error_handlers(app)
         from rosweb.web.api import api
         from rosweb.web.bridge.transport_flask import register_bridge_route
+        from rosweb.web.stream import stream_blueprint
 
         app.register_blueprint(api)
+        app.register_blueprint(stream_blueprint)
         register_bridge_route(app)
         if _is_reloader_watcher(app):
             log.info("reloader watcher process: the robot node starts in the serving process")
@@ -125,7 +130,7 @@ class RosWeb:
             queue_length=cfg["ROSWEB_BRIDGE_QUEUE_LENGTH"],
             service_timeout=cfg["ROSWEB_SERVICE_TIMEOUT"],
         )
-        return RosWebState(graph, hub, teleop, self._graph is None, options)
+        return RosWebState(graph, hub, teleop, self._graph is None, Streams(hub), options)
 
     @staticmethod
     def close(app: Flask) -> None:

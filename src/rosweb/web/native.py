@@ -12,6 +12,7 @@ from flask import Flask
 
 from rosweb.web.bridge.transport_tornado import BridgeWebSocket
 from rosweb.web.sse import SseHandler
+from rosweb.web.stream import MjpegHandler
 
 __all__ = ["rosbridge_handlers", "tornado_handlers"]
 
@@ -29,6 +30,7 @@ def tornado_handlers(app: Flask) -> list[tuple[str, Any, dict[str, Any]]]:
             {"state": state, "stall_timeout": stall},
         ),
         (r"/api/topics/(.+)/events", SseHandler, {"state": state}),
+        (r"/stream/(.+)\.mjpg", MjpegHandler, {"state": state}),
     ]
 
 

@@ -16,7 +16,7 @@ import tornado.web
 
 from rosweb.errors import NotFoundError, RosWebError
 from rosweb.hub import Consumer, Envelope
-from rosweb.web.errors import ApiError
+from rosweb.web.errors import ApiError, tornado_error
 
 __all__ = ["KEEPALIVE", "SseHandler", "event_text", "open_stream", "sse_events"]
 
@@ -84,14 +84,11 @@ class SseHandler(tornado.web.RequestHandler):
                 self.state, topic, args, notify=lambda _c: loop.add_callback(self.ready.set)
             )
         except ApiError as err:
-            self._error(err.status, err.code, err.message, err.field)
-            return
+            return tornado_error(self, err.status, err.code, err.message, err.field)
         except NotFoundError as err:
-            self._error(404, "not_found", str(err))
-            return
+            return tornado_error(self, 404, "not_found", str(err))
         except RosWebError as err:
-            self._error(503, "backend_unavailable", str(err))
-            return
+            return tornado_error(self, 503, "backend_unavailable", str(err))
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
         connection: Any = self.request.connection
@@ -118,11 +115,3 @@ class SseHandler(tornado.web.RequestHandler):
         if self.consumer is not None:
             self.consumer.close()
         self.ready.set()
-
-    def _error(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        body: dict[str, Any] = {"code": code, "message": message}
-        if field:
-            body["field"] = field
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish({"error": body})

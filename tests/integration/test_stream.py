@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import time
@@ -30,10 +31,8 @@ class Viewer(threading.Thread):
         self.content_type = ""
 
     def run(self) -> None:
-        try:
+        with contextlib.suppress(requests.RequestException):  # the server left at the end
             self._read()
-        except requests.RequestException:
-            pass  # the server went away at the end of the test
 
     def _read(self) -> None:
         with requests.get(self.url, stream=True, timeout=10) as response:

@@ -53,8 +53,10 @@ pytest: $(VENV)/.installed-test $(JS_CLIENTS)/node_modules/.package-lock.json
 
 test: system-deps lint typecheck pytest
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test system-deps
 	$(BIN)/python bench/bench_hub.py
+	$(BIN)/python bench/bench_mjpeg.py
+	$(BIN)/python bench/bench_bridge.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

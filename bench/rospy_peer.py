@@ -17,6 +17,7 @@ is warm-up and never counted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import json
 import os
@@ -33,10 +34,8 @@ IMAGE_WIDTH, IMAGE_HEIGHT = 640, 480
 
 def die_with_parent() -> None:
     """SIGTERM this process when the orchestrator goes away, however it goes."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
     if os.getppid() == 1:
         sys.exit(1)
 
@@ -92,7 +91,8 @@ class Stats:
         self.last_arrival = 0.0
         self.first_seen = threading.Event()
 
-    def add(self, tag: str, sent: float, now: float) -> None:
+    def add(self, tag: str, sent: float, now: float, echoed: float | None = None) -> None:
+        """One arrival; ``echoed``: when the echo node got it (round trip: both legs kept)."""
         self.last_arrival = now
         if not self.first_seen.is_set():
             self.first_seen.set()
@@ -103,6 +103,9 @@ class Stats:
         entry["count"] += 1
         entry["last"] = now
         entry["latency"].append(round(now - sent, 7))
+        if echoed is not None:
+            entry.setdefault("out", []).append(round(echoed - sent, 7))
+            entry.setdefault("back", []).append(round(now - echoed, 7))
 
     def drain(self, quiet: float = 1.0, limit: float = 30.0) -> None:
         """Wait until nothing arrived for ``quiet`` s (queues have emptied)."""
@@ -117,6 +120,12 @@ class Stats:
 def parse(data: str) -> tuple[str, float]:
     tag, _seq, sent, _ = data.split("|", 3)
     return tag, float(sent)
+
+
+def parse_pong(data: str) -> tuple[str, float, float]:
+    """Tag, send time and echo time of a pong (the echo node appends ``|TIME``)."""
+    tag, sent = parse(data)
+    return tag, sent, float(data.rsplit("|", 1)[1])
 
 
 # -- modes ----------------------------------------------------------------------------------
@@ -137,8 +146,9 @@ def mode_sub(args: argparse.Namespace) -> None:
                 bad[0] += 1
             stats.add(msg.header.frame_id, msg.header.stamp.to_sec(), now)
 
-        rospy.Subscriber(args.topic, Image, on_image, queue_size=None, tcp_nodelay=True,
-                         buff_size=1 << 24)  # fmt: skip
+        rospy.Subscriber(
+            args.topic, Image, on_image, queue_size=None, tcp_nodelay=True, buff_size=1 << 24
+        )
     else:
         from std_msgs.msg import String
 
@@ -180,8 +190,8 @@ def mode_pub(args: argparse.Namespace) -> None:
         start = time.monotonic()
         end = start + args.duration
         sent = 0
+        period = 1.0 / rate if rate else 0.0
         if rate:
-            period = 1.0 / rate
             while True:
                 due = start + sent * period
                 now = time.monotonic()
@@ -196,7 +206,8 @@ def mode_pub(args: argparse.Namespace) -> None:
                 for _ in range(50):
                     pub.publish(String(payload(tag, sent, args.size)))
                     sent += 1
-        duration = time.monotonic() - start
+        # a fixed-rate phase spans sent periods (the last one is due a period before its end)
+        duration = sent * period if rate else time.monotonic() - start
         say(f"MARK end {tag}")
         phases[tag] = {"sent": sent, "duration": duration}
         time.sleep(args.gap)  # let queues drain before the next phase
@@ -214,8 +225,9 @@ def mode_imgpub(args: argparse.Namespace) -> None:
     wait_connections(pub, args.connections)
 
     def frame(tag: str, seq: int) -> Any:
-        msg = Image(height=IMAGE_HEIGHT, width=IMAGE_WIDTH, encoding="rgb8", step=IMAGE_WIDTH * 3,
-                    data=data)  # fmt: skip
+        msg = Image(
+            height=IMAGE_HEIGHT, width=IMAGE_WIDTH, encoding="rgb8", step=IMAGE_WIDTH * 3, data=data
+        )
         msg.header.seq = seq
         msg.header.frame_id = tag
         msg.header.stamp = rospy.Time.from_sec(time.time())
@@ -242,20 +254,24 @@ def mode_imgpub(args: argparse.Namespace) -> None:
         pub.publish(frame("m", seq))
         seq += 1
         sent += 1
-    duration = time.monotonic() - start
+    duration = sent * period
     say("MARK end m")
     time.sleep(args.gap)
     write_out(args.out, {"phases": {"m": {"sent": sent, "duration": duration}}})
 
 
 def mode_echo(args: argparse.Namespace) -> None:
-    """Republish every std_msgs/String of /bench_ping on /bench_pong, unchanged."""
+    """Republish every std_msgs/String of /bench_ping on /bench_pong, with ``|TIME`` of its
+    arrival here appended (so the round trip splits into its two legs)."""
     rospy = init("bench_echo")
     from std_msgs.msg import String
 
     pub = rospy.Publisher(args.pong, String, queue_size=1000)
-    rospy.Subscriber(args.ping, String, lambda msg: pub.publish(msg), queue_size=None,
-                     tcp_nodelay=True)  # fmt: skip
+
+    def on_ping(msg: Any) -> None:
+        pub.publish(String(f"{msg.data}|{time.time():.6f}"))
+
+    rospy.Subscriber(args.ping, String, on_ping, queue_size=None, tcp_nodelay=True)
     say("READY")
     wait_for_eof()
 
@@ -269,8 +285,8 @@ def mode_ping(args: argparse.Namespace) -> None:
 
     def on_pong(msg: Any) -> None:
         now = time.time()
-        tag, sent = parse(msg.data)
-        stats.add(tag, sent, now)
+        tag, sent, echoed = parse_pong(msg.data)
+        stats.add(tag, sent, now, echoed)
 
     rospy.Subscriber(args.pong, String, on_pong, queue_size=None, tcp_nodelay=True)
     pub = rospy.Publisher(args.ping, String, queue_size=1000)
@@ -299,7 +315,7 @@ def mode_ping(args: argparse.Namespace) -> None:
             time.sleep(due - now)
         pub.publish(String(payload("m", sent, args.size)))
         sent += 1
-    duration = time.monotonic() - start
+    duration = sent * period
     say("MARK end m")
     time.sleep(1.0)
     result = stats.result()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import json
 import os
@@ -30,10 +31,8 @@ _STAMP = re.compile(r'"stamp":\{"secs":(\d+),"nsecs":(\d+)\},"frame_id":"(\w*)"'
 
 
 def die_with_parent() -> None:
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
     if os.getppid() == 1:
         sys.exit(1)
 
@@ -78,8 +77,9 @@ class Stdin:
 
 async def open_ws(url: str) -> ClientConnection:
     # no keepalive pings: a CPU-starved client must not be dropped for a late pong
-    return await connect(url, max_size=None, compression=None, ping_interval=None,
-                         max_queue=1024, open_timeout=30)  # fmt: skip
+    return await connect(
+        url, max_size=None, compression=None, ping_interval=None, max_queue=1024, open_timeout=30
+    )
 
 
 class Stats:
@@ -93,7 +93,9 @@ class Stats:
         self.status: list[str] = []
         self.bad_frames = 0
 
-    def add(self, tag: str, sent: float, now: float, connection: int = 0) -> None:
+    def add(
+        self, tag: str, sent: float, now: float, connection: int = 0, echoed: float | None = None
+    ) -> None:
         self.last_arrival = now
         self.first_seen.set()
         entry = self.tags.get(tag)
@@ -102,6 +104,9 @@ class Stats:
         entry["count"] += 1
         entry["last"] = now
         entry["latency"].append(round(now - sent, 7))
+        if echoed is not None:  # a pong: when the echo node got it
+            entry.setdefault("out", []).append(round(echoed - sent, 7))
+            entry.setdefault("back", []).append(round(now - echoed, 7))
         counts = self.per_connection[connection]
         counts[tag] = counts.get(tag, 0) + 1
 
@@ -113,7 +118,9 @@ class Stats:
     def result(self) -> dict[str, Any]:
         return {
             "tags": {k: v for k, v in self.tags.items() if k != "w"},
-            "per_connection": [{k: v for k, v in c.items() if k != "w"} for c in self.per_connection],
+            "per_connection": [
+                {k: v for k, v in c.items() if k != "w"} for c in self.per_connection
+            ],
             "status": self.status[:20],
             "status_count": len(self.status),
             "bad_frames": self.bad_frames,
@@ -227,12 +234,21 @@ async def mode_ping(args: argparse.Namespace) -> None:
     stats = Stats()
     ws = await open_ws(args.url)
     await ws.send(json.dumps({"op": "advertise", "topic": args.ping, "type": "std_msgs/String"}))
-    await ws.send(json.dumps({"op": "subscribe", "topic": args.pong, "type": "std_msgs/String",
-                              "queue_length": 100}))  # fmt: skip
+    await ws.send(
+        json.dumps(
+            {"op": "subscribe", "topic": args.pong, "type": "std_msgs/String", "queue_length": 100}
+        )
+    )
 
     async def read() -> None:
         async for frame in ws:
-            parse_publish(frame, "string", stats, 0)
+            now = time.time()
+            if not isinstance(frame, str) or not frame.startswith('{"op":"publish"'):
+                stats.status.append(str(frame)[:200])
+                continue
+            data = json.loads(frame)["msg"]["data"]
+            tag, _seq, ts, _ = data.split("|", 3)
+            stats.add(tag, float(ts), now, 0, float(data.rsplit("|", 1)[1]))
 
     reader = asyncio.create_task(read())
     say("READY")
@@ -260,7 +276,7 @@ async def mode_ping(args: argparse.Namespace) -> None:
             await asyncio.sleep(due - now)
         await ws.send(publish_frame(args.ping, payload("m", sent, args.size)))
         sent += 1
-    duration = time.monotonic() - start
+    duration = sent * period
     say("MARK end m")
     await asyncio.sleep(1.0)
     result = stats.result()
@@ -301,8 +317,16 @@ async def mode_call(args: argparse.Namespace) -> None:
         calls += 1
     duration = time.monotonic() - start
     say("MARK end m")
-    write_out(args.out, {"calls": calls, "duration": duration, "latency": latency,
-                         "failures": failures[:20], "failure_count": len(failures)})  # fmt: skip
+    write_out(
+        args.out,
+        {
+            "calls": calls,
+            "duration": duration,
+            "latency": latency,
+            "failures": failures[:20],
+            "failure_count": len(failures),
+        },
+    )
     await ws.close()
 
 

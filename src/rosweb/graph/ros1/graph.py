@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 PUBLISHER_LINGER = 10.0  # seconds an unused publisher stays registered
 MASTER_TIMEOUT = 3.0  # seconds for one XML-RPC call to the master
+SERVICE_TYPE_TTL = 2.0  # seconds a service's type is trusted without asking the master
 
 
 class _TimeoutTransport(xmlrpc.client.Transport):
@@ -132,7 +133,8 @@ class Ros1Graph(Graph):
         self._subscribers: dict[Handle, Any] = {}
         self._services: dict[Handle, Any] = {}
         self._proxies: dict[str, list[Any]] = {}
-        self._service_types: dict[str, tuple[str, str]] = {}  # name -> (provider URI, type)
+        # name -> (provider URI, type, when the master last confirmed it)
+        self._service_types: dict[str, tuple[str, str, float]] = {}
         self._calls = ThreadPoolExecutor(max_workers=16, thread_name_prefix="rosweb-ros1-call")
         self._master_pid: int | None = None
         self._master_ok = False
@@ -267,7 +269,7 @@ class Ros1Graph(Graph):
         handle = Handle(name, type_name, self._unprovide)
         with self._lock:
             self._services[handle] = service
-            self._service_types[name] = (service.uri, type_name)
+            self._service_types[name] = (service.uri, type_name, time.monotonic())
         return handle
 
     def _unprovide(self, handle: Handle) -> None:
@@ -278,13 +280,19 @@ class Ros1Graph(Graph):
             service.shutdown("closed by rosweb")
 
     def service_type(self, name: str) -> str:
+        """The service's type: asked of the master (and the provider) at most every few seconds
+        per service, so repeated calls cost no XML-RPC round trip."""
         name = normalize_name(name)
+        cached = self._service_types.get(name)
+        if cached is not None and time.monotonic() - cached[2] < SERVICE_TYPE_TTL:
+            return cached[1]
         try:
             uri = self._master.call("lookupService", name)
         except _MasterRefused:
+            self._service_types.pop(name, None)
             raise NotFoundError("service", name) from None
-        cached = self._service_types.get(name)
         if cached is not None and cached[0] == uri:
+            self._service_types[name] = (uri, cached[1], time.monotonic())
             return cached[1]
         import rosservice
 
@@ -294,7 +302,7 @@ class Ros1Graph(Graph):
             raise BackendUnavailable(f"cannot ask {name} for its type: {err}") from err
         if not type_name:
             raise NotFoundError("service", name)
-        self._service_types[name] = (uri, type_name)
+        self._service_types[name] = (uri, type_name, time.monotonic())
         return str(type_name)
 
     def call_service(self, name: str, request: Message, *, timeout: float | None = None) -> Message:
@@ -317,6 +325,8 @@ class Ros1Graph(Graph):
                     raise ServiceError(f"service {name} failed: {err}") from err
                 if attempt == 2:
                     raise ServiceError(f"cannot call {name}: {err}") from err
+                self._service_types.pop(name, None)  # the provider may be gone: ask again
+                self.service_type(name)  # NotFoundError if it is
                 continue
             except Exception as err:
                 proxy.close()

@@ -211,10 +211,12 @@ class Hub:
         """Subscribe (for good) the graph's topics that match ``cache_topics``; returns them."""
         if not self.cache_topics:
             return []
+        own = self.graph.costly_self_subscriptions()
         new = [
             (topic, type_name)
             for topic, type_name in self.graph.topics().items()
             if topic not in self._feeds
+            and topic not in own
             and type_name
             and type_name not in HEAVY_TYPES
             and any(fnmatch.fnmatchcase(topic, pattern) for pattern in self.cache_topics)

@@ -147,6 +147,11 @@ class Graph(ABC):
             raise NotFoundError("service", normalize_name(name))
         return type_name
 
+    def costly_self_subscriptions(self) -> set[str]:
+        """Topics this graph publishes itself where subscribing to its own messages would cost
+        a round trip through the middleware (the hub does not cache them unasked)."""
+        return set()
+
     def param_meta(self) -> dict[str, dict[str, Any]]:
         """Optional metadata of parameters (``min``, ``max``, ``step``, ``description``)."""
         return {}

@@ -373,6 +373,10 @@ class Ros1Graph(Graph):
     def _topic_types(self) -> dict[str, str]:
         return dict(self._master.call("getTopicTypes"))
 
+    def costly_self_subscriptions(self) -> set[str]:
+        with self._lock:  # rospy would read our own messages back over a TCP connection
+            return set(self._publishers)
+
     def topic_type(self, name: str) -> str:
         name = normalize_name(name)
         type_name = self._topic_types().get(name)

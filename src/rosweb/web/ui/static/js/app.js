@@ -1,0 +1,284 @@
+// The page: tabs, the connection, the e-stop, and the Drive and Watch views.
+
+import { CameraView, IMAGE_TYPES } from "./camera.js";
+import { Drive, bindGamepad, bindJoystick, bindKeyboard, bindPad } from "./drive.js";
+import { EStop } from "./estop.js";
+import { MapView } from "./map.js";
+import { ParamsPage } from "./params.js";
+import { Ros, bridgeUrl } from "./rosweb.js";
+import { ServicesPage } from "./services.js";
+import { Telemetry } from "./telemetry.js";
+import { TopicsPage } from "./topics.js";
+import { $, $$, api, apiPath, config, fmt, fmtBytes, fmtRate, h, toast } from "./util.js";
+
+const TABS = ["drive", "watch", "topics", "services", "params"];
+const DRIVING_TABS = new Set(["drive", "watch"]);
+const CAMERA_KEY = "rosweb.camera";
+
+const ros = new Ros(bridgeUrl(config.bridge));
+const drive = new Drive(ros);
+const estop = new EStop(drive);
+drive.blocked = () => estop.engaged;
+const telemetry = new Telemetry(ros);
+let current = null;
+let topics = [];
+
+// -- driving --------------------------------------------------------------------------------------
+
+const drivingNow = () => DRIVING_TABS.has(current) && document.visibilityState === "visible";
+bindPad($("#pad"), drive);
+bindJoystick($("#joystick"), drive);
+bindKeyboard(drive, drivingNow);
+bindGamepad(drive, drivingNow, (id) => {
+  const el = $("#gamepad-state");
+  el.hidden = !id;
+  el.textContent = id ? `gamepad: ${id.split("(")[0].trim()}` : "";
+  $(".keys-hint").hidden = Boolean(id);
+});
+
+const speed = $("#speed");
+speed.value = String(drive.speed);
+speed.addEventListener("input", () => drive.setSpeed(Number(speed.value)));
+
+function renderDrive() {
+  const pct = Math.round(drive.speed * 100);
+  $("#speed-readout").textContent = `${pct}%`;
+  const t = drive.teleop;
+  $("#speed-detail").textContent = `${fmt(drive.speed * t.linear_speed)} m/s · ${fmt(drive.speed * t.angular_speed)} rad/s`;
+  const badge = $("#drive-state");
+  let state = drive.state;
+  let text = drive.state;
+  if (estop.engaged) {
+    state = "estop";
+    text = "e-stop";
+  } else if (!drive.moving && drive.reason) {
+    text = `stopped: ${drive.reason}`;
+  }
+  badge.dataset.state = state;
+  badge.textContent = text;
+  badge.className = `badge text-bg-${{ driving: "success", estop: "danger" }[state] || "secondary"}`;
+  const last = drive.last;
+  $("#drive-twist").textContent = `cmd v ${fmt(last.linear.x)} · ω ${fmt(last.angular.z)}`;
+}
+drive.addEventListener("change", renderDrive);
+drive.addEventListener("refused", () => {
+  const card = $("#drive-card");
+  card.classList.remove("refused");
+  void card.offsetWidth; // restart the animation
+  card.classList.add("refused");
+});
+drive.load().then(renderDrive);
+
+// -- e-stop ---------------------------------------------------------------------------------------
+
+$("#estop").addEventListener("click", () => estop.engage());
+$("#estop-clear").addEventListener("click", () => {
+  estop.clear();
+  toast("E-stop cleared: driving is allowed again", "success");
+});
+function renderEstop() {
+  const on = estop.engaged;
+  document.body.classList.toggle("estop-engaged", on);
+  $("#estop-banner").hidden = !on;
+  $("#estop").setAttribute("aria-pressed", String(on));
+  $(".estop-label").textContent = on ? "STOPPED" : "E-STOP";
+  for (const el of $$("#pad .pad-btn:not(.pad-stop)")) el.setAttribute("aria-disabled", String(on));
+  renderDrive();
+}
+estop.addEventListener("change", renderEstop);
+renderEstop();
+
+/** The topic pages may not publish motion while the e-stop is engaged. */
+function guard(topic, msg) {
+  if (!estop.engaged || topic !== drive.teleop.topic) return null;
+  const moving = Object.values(msg.linear || {}).some(Boolean) || Object.values(msg.angular || {}).some(Boolean);
+  return moving ? "refused: the e-stop is engaged (clear it first)" : null;
+}
+
+// -- live views -----------------------------------------------------------------------------------
+
+const maps = {};
+for (const canvas of $$("[data-map]")) {
+  const card = canvas.closest(".card");
+  const view = new MapView(canvas, telemetry, card.querySelector("[data-pose-readout]"));
+  maps[canvas.dataset.map] = view;
+  card.querySelector("[data-map-clear]").addEventListener("click", () => {
+    telemetry.clearPath();
+    view.resetView();
+  });
+}
+
+const cameras = {};
+for (const el of $$("[data-camera]")) {
+  const card = el.closest(".card");
+  cameras[el.dataset.camera] = new CameraView(el, ros, card.querySelector("[data-rate=camera]"));
+}
+for (const select of $$("[data-camera-topic]")) {
+  select.addEventListener("change", () => setCamera(select.value));
+}
+
+function setCamera(topic) {
+  const found = topics.find((t) => t.name === topic);
+  if (!found) return;
+  localStorage.setItem(CAMERA_KEY, topic);
+  for (const select of $$("[data-camera-topic]")) select.value = topic;
+  for (const label of $$("[data-camera-topic-label]")) label.textContent = topic;
+  for (const view of Object.values(cameras)) view.setTopic(topic, found.type);
+}
+
+function renderHud() {
+  const p = telemetry.pose;
+  if (!p) return;
+  const text = `v ${fmt(p.v)} m/s  ω ${fmt(p.w)} rad/s`;
+  for (const view of Object.values(cameras)) view.hud.textContent = text;
+  const deg = (p.theta * 180) / Math.PI;
+  const values = { x: `${fmt(p.x, 3)} m`, y: `${fmt(p.y, 3)} m`, theta: `${fmt(deg, 1)}°`, v: `${fmt(p.v)} m/s`, w: `${fmt(p.w)} rad/s`, distance: `${fmt(telemetry.distance)} m` };
+  for (const el of $$("[data-odom]")) el.textContent = values[el.dataset.odom];
+}
+telemetry.addEventListener("odom", renderHud);
+
+function renderBattery() {
+  const b = telemetry.battery;
+  if (!b) return;
+  const pct = b.percentage === null ? NaN : b.percentage * 100;
+  $("#battery-percent").textContent = Number.isFinite(pct) ? `${pct.toFixed(0)}%` : "–";
+  const bar = $("#battery-bar");
+  bar.style.width = `${Number.isFinite(pct) ? pct : 0}%`;
+  bar.className = `progress-bar ${pct > 50 ? "bg-success" : pct > 20 ? "bg-warning" : "bg-danger"}`;
+  $("#battery-progress").setAttribute("aria-valuenow", String(Math.round(pct || 0)));
+  const STATUS = ["unknown", "charging", "discharging", "not charging", "full"];
+  $("#battery-status").textContent = STATUS[b.power_supply_status] || "";
+  $("#battery-voltage").textContent = `${fmt(b.voltage)} V`;
+  $("#battery-current").textContent = `${fmt(b.current)} A`;
+  $("#battery-charge").textContent = b.capacity ? `${fmt(b.charge)} / ${fmt(b.capacity)} Ah` : `${fmt(b.charge)} Ah`;
+}
+telemetry.addEventListener("battery", renderBattery);
+
+async function loadTopics() {
+  try {
+    ({ topics } = await api(apiPath("topics")));
+  } catch (err) {
+    return;
+  }
+  telemetry.start(topics);
+  const images = topics.filter((t) => IMAGE_TYPES.includes(t.type)).map((t) => t.name);
+  for (const select of $$("[data-camera-topic]")) {
+    select.replaceChildren(...images.map((name) => h("option", { value: name }, name)));
+    select.disabled = images.length < 2;
+  }
+  const saved = localStorage.getItem(CAMERA_KEY);
+  const choice = images.includes(saved) ? saved : images.includes("/camera/image_raw") ? "/camera/image_raw" : images[0];
+  if (choice) setCamera(choice);
+  else for (const view of Object.values(cameras)) view.setTopic(null, null);
+  const rates = $("#watch-rates");
+  const shown = [...Object.values(telemetry.topics).filter(Boolean), ...(choice ? [choice] : [])];
+  rates.replaceChildren(
+    ...shown.map((name) =>
+      h("tr", {}, h("td", {}, name), h("td", { class: "text-end", dataset: { rate: name === choice ? "camera" : name } }, "–")),
+    ),
+  );
+}
+
+// -- connection -----------------------------------------------------------------------------------
+
+let rtt = null;
+function renderConnection() {
+  const badge = $("#connection");
+  const state = ros.state;
+  badge.dataset.state = state;
+  let text = state;
+  let level = "warning";
+  if (state === "open") {
+    text = rtt === null ? "connected" : `connected · ${rtt.toFixed(0)} ms`;
+    level = "success";
+  } else if (state === "closed") {
+    const wait = Math.max(0, Math.ceil((ros.retryAt - Date.now()) / 1000));
+    text = `offline · retry ${wait}s`;
+    level = "danger";
+  }
+  badge.className = `badge rounded-pill connection text-bg-${level}`;
+  badge.querySelector(".label").textContent = text;
+  $("#link-state").textContent = state === "open" ? `open (${ros.stats.connects} connects)` : state;
+  $("#link-url").textContent = ros.url;
+}
+ros.addEventListener("state", renderConnection);
+ros.addEventListener("open", () => {
+  loadTopics();
+  if (ros.stats.connects > 1) toast("Connection to the robot is back", "success");
+});
+ros.addEventListener("close", () => {
+  rtt = null;
+  if (ros.stats.connects > 0 && !document.hidden) toast("Connection to the robot lost: reconnecting", "danger");
+});
+ros.addEventListener("status", (event) => console.warn("rosweb:", event.detail.msg));
+
+let traffic = { messages: 0, bytes: 0, t: performance.now() };
+setInterval(async () => {
+  renderConnection();
+  const now = performance.now();
+  const dt = (now - traffic.t) / 1000;
+  const messages = (ros.stats.messages - traffic.messages) / dt;
+  const bytes = (ros.stats.bytes - traffic.bytes) / dt;
+  traffic = { messages: ros.stats.messages, bytes: ros.stats.bytes, t: now };
+  $("#link-traffic").textContent = `${messages.toFixed(0)} msg/s · ${fmtBytes(bytes)}/s`;
+  for (const view of Object.values(cameras)) view.renderRate();
+  for (const el of $$("#watch-rates [data-rate]")) {
+    const name = el.dataset.rate;
+    el.textContent = name === "camera" ? fmtRate(Object.values(cameras).find((c) => c.visible)?.meter.hz) : fmtRate(telemetry.rates[name]?.hz);
+  }
+  if (ros.connected && !document.hidden) {
+    const started = performance.now();
+    try {
+      await ros.callService("/rosapi/get_time", {}, { timeout: 2 });
+      rtt = performance.now() - started;
+      $("#link-rtt").textContent = `${rtt.toFixed(1)} ms`;
+    } catch {
+      rtt = null;
+    }
+  }
+}, 1000);
+
+// -- tabs -----------------------------------------------------------------------------------------
+
+const pages = {
+  drive: {
+    show: () => (cameras.drive?.show(), maps.drive?.show()),
+    hide: () => (cameras.drive?.hide(), maps.drive?.hide()),
+  },
+  watch: {
+    show: () => (cameras.watch?.show(), maps.watch?.show(), renderBattery(), renderHud()),
+    hide: () => (cameras.watch?.hide(), maps.watch?.hide()),
+  },
+  topics: new TopicsPage(ros, guard),
+  services: new ServicesPage(),
+  params: new ParamsPage($("#params-body")),
+};
+
+function route() {
+  const hash = decodeURIComponent(window.location.hash.slice(1));
+  const slash = hash.indexOf("/");
+  let tab = slash < 0 ? hash : hash.slice(0, slash);
+  const arg = slash < 0 ? "" : hash.slice(slash + 1);
+  if (!TABS.includes(tab)) tab = "drive";
+  if (tab !== current) {
+    if (current) pages[current].hide();
+    if (DRIVING_TABS.has(current) && !DRIVING_TABS.has(tab)) drive.releaseAll("left the drive tab");
+    for (const panel of $$("[data-panel]")) panel.hidden = panel.dataset.panel !== tab;
+    for (const link of $$("[data-tab]")) {
+      const active = link.dataset.tab === tab;
+      link.classList.toggle("active", active);
+      link.setAttribute("aria-selected", String(active));
+    }
+    current = tab;
+    document.body.dataset.tab = tab;
+    pages[tab].show(arg);
+  } else if (arg) {
+    pages[tab].navigate?.(arg);
+  }
+}
+window.addEventListener("hashchange", route);
+route();
+renderConnection();
+
+// for the browser console (and tests): the live objects
+window.rosweb = { ros, drive, estop, telemetry, pages, maps, cameras };

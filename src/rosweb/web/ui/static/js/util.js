@@ -1,0 +1,162 @@
+// Small helpers of the page: the REST client, formatting, DOM and toasts.
+
+const CONFIG = JSON.parse(document.getElementById("rosweb-config")?.textContent || "{}");
+
+/** Server facts from the page: root (SCRIPT_NAME), bridge (WebSocket path), camera_width. */
+export const config = { root: "", bridge: "/ws", camera_width: 640, ...CONFIG };
+
+/** A REST error with rosweb's error shape: status, code, message, field. */
+export class ApiError extends Error {
+  constructor(status, error) {
+    super(error?.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = error?.code || "http_error";
+    this.field = error?.field;
+  }
+}
+
+/** A path of the API for a ROS name: ("topics", "/camera/image_raw") -> /api/topics/camera/image_raw */
+export function apiPath(kind, name = "") {
+  const rest = name ? `/${name.replace(/^\/+/, "").split("/").map(encodeURIComponent).join("/")}` : "";
+  return `${config.root}/api/${kind}${rest}`;
+}
+
+/**
+ * Fetch JSON from the API; throws ApiError for an error answer, TypeError when offline.
+ * @param {string} path  from apiPath()
+ * @param {{method?: string, body?: any, keepalive?: boolean, query?: object}} options
+ */
+export async function api(path, { method = "GET", body, keepalive = false, query } = {}) {
+  const url = query ? `${path}?${new URLSearchParams(query)}` : path;
+  const init = { method, keepalive, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = text;
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, data?.error);
+  return data;
+}
+
+export function $(selector, root = document) {
+  return root.querySelector(selector);
+}
+
+export function $$(selector, root = document) {
+  return [...root.querySelectorAll(selector)];
+}
+
+/** An element: h("div", {class: "x", dataset: {a: 1}}, "text", child) */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (value === true) el.setAttribute(key, "");
+    else el.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+/** A number with `digits` decimals, or a dash. */
+export function fmt(value, digits = 2) {
+  return typeof value === "number" && Number.isFinite(value) ? value.toFixed(digits) : "–";
+}
+
+export function fmtRate(hz) {
+  if (!hz) return "–";
+  return hz >= 10 ? `${hz.toFixed(0)} Hz` : `${hz.toFixed(1)} Hz`;
+}
+
+export function fmtBytes(n) {
+  if (n < 1024) return `${n.toFixed(0)} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** The yaw (rad) of a quaternion {x, y, z, w}. */
+export function yaw(q) {
+  if (!q) return 0;
+  return Math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z));
+}
+
+/** A short-lived message at the bottom of the page (level: success, danger, warning, info). */
+export function toast(text, level = "info") {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const el = h(
+    "div",
+    { class: `toast align-items-center text-bg-${level} border-0`, role: "status" },
+    h("div", { class: "d-flex" }, h("div", { class: "toast-body" }, text),
+      h("button", { type: "button", class: "btn-close btn-close-white me-2 m-auto", "data-bs-dismiss": "toast", "aria-label": "close" })),
+  );
+  box.append(el);
+  const Toast = window.bootstrap?.Toast;
+  if (Toast) {
+    el.addEventListener("hidden.bs.toast", () => el.remove());
+    new Toast(el, { delay: 4000 }).show();
+  } else {
+    el.classList.add("show");
+    setTimeout(() => el.remove(), 4000);
+  }
+}
+
+/** The value at a path like "pose.pose.position.x" or "ranges[3]" of a message. */
+export function getPath(msg, path) {
+  let value = msg;
+  for (const part of path.split(/\.|\[|\]/).filter(Boolean)) {
+    if (value === null || value === undefined) return undefined;
+    value = value[part];
+  }
+  return value;
+}
+
+/**
+ * Paths of the numeric (and boolean) leaves of a message, for plotting; arrays longer than
+ * `maxArray` (images, scans, covariances) are left out.
+ */
+export function numericPaths(msg, prefix = "", out = [], maxArray = 9) {
+  if (typeof msg === "number" || typeof msg === "boolean") {
+    out.push(prefix);
+  } else if (Array.isArray(msg)) {
+    if (msg.length <= maxArray) msg.forEach((v, i) => numericPaths(v, `${prefix}[${i}]`, out, maxArray));
+  } else if (msg && typeof msg === "object") {
+    for (const [key, value] of Object.entries(msg)) {
+      numericPaths(value, prefix ? `${prefix}.${key}` : key, out, maxArray);
+    }
+  }
+  return out;
+}
+
+/** A copy of a message fit for display: long arrays and strings (base64 images) shortened. */
+export function abridge(msg, maxArray = 24, maxString = 160) {
+  if (typeof msg === "string") {
+    return msg.length > maxString ? `${msg.slice(0, 48)}… (${msg.length} characters)` : msg;
+  }
+  if (Array.isArray(msg)) {
+    const head = msg.slice(0, maxArray).map((v) => abridge(v, maxArray, maxString));
+    if (msg.length > maxArray) head.push(`… ${msg.length - maxArray} more (${msg.length} in all)`);
+    return head;
+  }
+  if (msg && typeof msg === "object") {
+    const out = {};
+    for (const [key, value] of Object.entries(msg)) out[key] = abridge(value, maxArray, maxString);
+    return out;
+  }
+  return msg;
+}

@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_ROSBRIDGE_PORT": 0,
     "ROSWEB_BRIDGE_QUEUE_LENGTH": 10,
     "ROSWEB_WS_STALL_TIMEOUT": 10.0,
+    "ROSWEB_PARAM_META": {},
 }
 
 
@@ -61,6 +62,10 @@ def _coerce(key: str, value: Any) -> Any:
         raise ConfigError(f"{key}: expects {expected.__name__}, got {value!r}")
     if expected in (int, float) and value < 0:
         raise ConfigError(f"{key}: expects a non-negative number, got {value!r}")
+    if expected is dict:
+        for name, item in value.items():
+            if not isinstance(item, dict):
+                raise ConfigError(f"{key}: {name} expects a table (min, max, ...), got {item!r}")
     return value
 
 
@@ -86,7 +91,7 @@ def _flatten(table: Mapping[str, Any], prefix: str = "ROSWEB") -> dict[str, Any]
     result: dict[str, Any] = {}
     for key, value in table.items():
         name = key.upper() if key.upper().startswith("ROSWEB_") else f"{prefix}_{key.upper()}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not isinstance(DEFAULTS.get(name), dict):
             result.update(_flatten(value, name))
         else:
             result[name] = value

@@ -50,3 +50,30 @@ def test_bad_toml_names_the_file(tmp_path: Path) -> None:
         config.load(toml_file=toml, environ={})
     with pytest.raises(ConfigError, match="cannot read"):
         config.load(toml_file=tmp_path / "missing.toml", environ={})
+
+
+def test_param_meta_from_toml_reaches_the_api_and_the_ui_controls(tmp_path: Path) -> None:
+    from rosweb.web import RosWeb, create_app
+
+    toml = tmp_path / "robot.toml"
+    toml.write_text('[param_meta."/arm/gain"]\nmin = 0.0\nmax = 5.0\nstep = 0.5\nunit = "x"\n')
+    settings = config.load(toml_file=toml, environ={})
+    assert settings["ROSWEB_PARAM_META"] == {
+        "/arm/gain": {"min": 0.0, "max": 5.0, "step": 0.5, "unit": "x"}
+    }
+    app = create_app({**settings, "TESTING": True})
+    try:
+        client = app.test_client()
+        client.put("/api/params/arm/gain", json=1.5)
+        meta = client.get("/api/params").json["meta"]
+        assert meta["/arm/gain"]["max"] == 5.0
+        assert meta["/robot/max_linear_speed"]["max"] == 2.0  # the sim's own still there
+        page = client.get("/").get_data(as_text=True)
+        assert 'data-param="/arm/gain" data-kind="slider"' in page  # a slider, from the meta
+    finally:
+        RosWeb.close(app)
+
+
+def test_param_meta_entries_must_be_tables() -> None:
+    with pytest.raises(ConfigError, match="expects a table"):
+        config.load({"ROSWEB_PARAM_META": {"/arm/gain": 5}}, environ={})

@@ -215,7 +215,7 @@ def call_service(service: str) -> Response:
 @api.get("/params")
 def params() -> Response:
     state = get_state()
-    return jsonify(params=state.graph.param_names(), meta=state.graph.param_meta())
+    return jsonify(params=state.graph.param_names(), meta=state.param_meta())
 
 
 @api.get("/params/<path:param>")

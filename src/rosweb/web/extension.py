@@ -15,6 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -22,7 +23,7 @@ from werkzeug.serving import is_running_from_reloader
 
 from rosweb import config
 from rosweb.control import Teleop, VelocityLimits
-from rosweb.graph import Graph, connect
+from rosweb.graph import Graph, connect, normalize_name
 from rosweb.hub import Hub
 from rosweb.web.bridge import BridgeOptions
 from rosweb.web.errors import ApiError, register_error_handlers
@@ -47,9 +48,19 @@ class RosWebState:
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(32, thread_name_prefix="rosweb-bridge")
     )
+    #: parameter metadata declared in the config (ROSWEB_PARAM_META), over the backend's
+    declared_param_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     _closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def param_meta(self) -> dict[str, dict[str, Any]]:
+        """Ranges, units and descriptions of parameters: the backend's (the sim declares its
+        own), then the config's, name by name."""
+        meta = {name: dict(info) for name, info in self.graph.param_meta().items()}
+        for name, info in self.declared_param_meta.items():
+            meta.setdefault(normalize_name(name), {}).update(info)
+        return meta
 
     def close(self) -> None:
         """Stop the deadman (with a last stop), the hub, then the backend if we made it."""
@@ -130,7 +141,10 @@ class RosWeb:
             queue_length=cfg["ROSWEB_BRIDGE_QUEUE_LENGTH"],
             service_timeout=cfg["ROSWEB_SERVICE_TIMEOUT"],
         )
-        return RosWebState(graph, hub, teleop, self._graph is None, Streams(hub), options)
+        return RosWebState(
+            graph, hub, teleop, self._graph is None, Streams(hub), options,
+            declared_param_meta=cfg["ROSWEB_PARAM_META"],
+        )  # fmt: skip
 
     @staticmethod
     def close(app: Flask) -> None:

@@ -108,9 +108,10 @@ def _kind(value: Any, meta: dict[str, Any]) -> str:
     return "json"
 
 
-def param_controls(graph: Graph) -> list[tuple[str, list[ParamControl]]]:
+def param_controls(
+    graph: Graph, meta: dict[str, dict[str, Any]]
+) -> list[tuple[str, list[ParamControl]]]:
     """The graph's parameters grouped by namespace (``/robot``), each with its control kind."""
-    meta = graph.param_meta()
     groups: dict[str, list[ParamControl]] = {}
     for name in graph.param_names():
         try:
@@ -137,7 +138,7 @@ def index() -> str:
         "rosweb/index.html",
         version=__version__,
         backend=state.graph.url,
-        param_groups=param_controls(state.graph),
+        param_groups=param_controls(state.graph, state.param_meta()),
         import_map=_import_map(),
         client_config=_client_config(),
     )
@@ -146,7 +147,10 @@ def index() -> str:
 @ui.get("/ui/params")
 def params_panel() -> Response:
     """The parameter controls alone, for the page to refresh them."""
-    html = render_template("rosweb/_params.html", param_groups=param_controls(get_state().graph))
+    state = get_state()
+    html = render_template(
+        "rosweb/_params.html", param_groups=param_controls(state.graph, state.param_meta())
+    )
     return Response(html, mimetype="text/html")
 
 

@@ -34,7 +34,7 @@ from rosweb.errors import (
 )
 from rosweb.graph import Graph, Handle, normalize_name
 from rosweb.hub import Consumer, Envelope, Hub
-from rosweb.messages import Message, TypeStore, from_json, to_jsonable, to_ros1
+from rosweb.messages import Message, TypeStore, from_json, to_ros1
 from rosweb.web.bridge.frames import Frame, FrameError, decode, encode, fragments
 from rosweb.web.bridge.rosapi import ROSAPI, call_rosapi
 
@@ -406,7 +406,7 @@ class BridgeSession:
             if service in ROSAPI:
                 values = call_rosapi(self.graph, service, _as_dict(args))
             else:
-                values = to_jsonable(self._call_graph(service, args, timeout))
+                values = self._call_graph(service, args, timeout)  # encoded once, by send()
             reply.update(values=values, result=True)
         except RosWebError as err:
             reply.update(values=str(err), result=False)

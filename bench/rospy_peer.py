@@ -17,38 +17,17 @@ is warm-up and never counted.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import json
 import os
 import select
-import signal
 import sys
 import threading
 import time
 import warnings
 from typing import Any
 
+from peer_common import die_with_parent, payload, say, write_out
+
 IMAGE_WIDTH, IMAGE_HEIGHT = 640, 480
-
-
-def die_with_parent() -> None:
-    """SIGTERM this process when the orchestrator goes away, however it goes."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() == 1:
-        sys.exit(1)
-
-
-def say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def write_out(path: str | None, result: dict[str, Any]) -> None:
-    if path:
-        with open(path, "w") as f:
-            json.dump(result, f)
 
 
 def go_requested() -> bool:
@@ -60,11 +39,6 @@ def go_requested() -> bool:
 def wait_for_eof() -> None:
     while sys.stdin.readline():
         pass
-
-
-def payload(tag: str, seq: int, size: int) -> str:
-    head = f"{tag}|{seq}|{time.time():.6f}|"
-    return head + "x" * max(0, size - len(head))
 
 
 def init(name: str) -> Any:

@@ -12,45 +12,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import json
-import os
 import re
-import signal
 import sys
 import threading
 import time
 from typing import Any
 
 import cbor2
+from peer_common import die_with_parent, payload, say, write_out
 from websockets.asyncio.client import ClientConnection, connect
 
 IMAGE_BYTES = 640 * 480 * 3
 _STAMP = re.compile(r'"stamp":\{"secs":(\d+),"nsecs":(\d+)\},"frame_id":"(\w*)"')
-
-
-def die_with_parent() -> None:
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() == 1:
-        sys.exit(1)
-
-
-def say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def write_out(path: str | None, result: dict[str, Any]) -> None:
-    if path:
-        with open(path, "w") as f:
-            json.dump(result, f)
-
-
-def payload(tag: str, seq: int, size: int) -> str:
-    head = f"{tag}|{seq}|{time.time():.6f}|"
-    return head + "x" * max(0, size - len(head))
 
 
 def publish_frame(topic: str, data: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,3 +124,19 @@ class RosMaster:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         wait_for(lambda: not self.is_up(), timeout=10)
+
+
+class Inbox:
+    """A subscriber callback collecting messages from a middleware thread."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, msg: dict[str, Any]) -> None:
+        with self._lock:
+            self.items.append(msg)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.items)

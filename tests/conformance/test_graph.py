@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from helpers import wait_for
+from helpers import Inbox, wait_for
 from rosweb.errors import NotFoundError, ServiceError, ServiceTimeout, TypeMismatchError
 from rosweb.graph import Graph
 from rosweb.messages import Message, from_json
@@ -19,22 +19,6 @@ _ids = itertools.count()
 
 def unique(name: str) -> str:
     return f"/conformance/{name}_{next(_ids)}"
-
-
-class Inbox:
-    """Collects messages from a middleware thread."""
-
-    def __init__(self) -> None:
-        self.items: list[Message] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, msg: Message) -> None:
-        with self._lock:
-            self.items.append(msg)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self.items)
 
 
 def publish_until_received(

@@ -16,7 +16,7 @@ from typing import Any
 import cbor2
 import pytest
 
-from helpers import wait_for
+from helpers import Inbox, wait_for
 from rosweb.control import Teleop
 from rosweb.errors import NotFoundError, ServiceError, ServiceTimeout
 from rosweb.graph.sim import Bus
@@ -94,22 +94,6 @@ class Client:
         assert status["level"] == "error", status
         assert "internal error" not in status["msg"], status
         return status
-
-
-class Inbox:
-    """A bus subscriber collecting messages from the publisher's thread."""
-
-    def __init__(self) -> None:
-        self.items: list[Message] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, msg: Message) -> None:
-        with self._lock:
-            self.items.append(msg)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self.items)
 
 
 def subscribers(bus: Bus, topic: str) -> int:

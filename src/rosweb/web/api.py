@@ -8,7 +8,6 @@ Graph, hub or teleop, and answer JSON. Errors are raised, never returned: the ha
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from typing import Any
@@ -20,7 +19,7 @@ from rosweb.control import COMMANDS, TWIST
 from rosweb.errors import NotFoundError, TypeMismatchError, ValidationError
 from rosweb.graph import normalize_name
 from rosweb.messages import describe, from_json, public_name, to_json
-from rosweb.web.errors import ApiError
+from rosweb.web.errors import ApiError, query_number
 from rosweb.web.extension import get_state
 from rosweb.web.openapi import openapi_spec
 from rosweb.web.sse import open_stream, sse_events
@@ -61,16 +60,7 @@ def _body(default: Any = None) -> Any:
 
 
 def _number_arg(key: str, default: float, high: float = _MAX_WAIT) -> float:
-    raw = request.args.get(key)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= high:
-        raise ApiError(400, "bad_parameter", f"{key} expects a number in [0, {high}]", key)
-    return value
+    return query_number(request.args, key, default, 0.0, high)
 
 
 def _bool_arg(key: str) -> bool:

@@ -7,6 +7,8 @@ and answered 500 without one.
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -26,7 +28,13 @@ from rosweb.errors import (
     ValidationError,
 )
 
-__all__ = ["ApiError", "error_response", "register_error_handlers", "tornado_error"]
+__all__ = [
+    "ApiError",
+    "error_response",
+    "query_number",
+    "register_error_handlers",
+    "tornado_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,22 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+def query_number(
+    args: Mapping[str, str], key: str, default: float, low: float, high: float
+) -> float:
+    """A number query parameter within [low, high]; ApiError 400 naming it otherwise."""
+    raw = args.get(key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:
+        raise ApiError(400, "bad_parameter", f"{key} expects a number in [{low:g}, {high:g}]", key)
+    return value
 
 
 def error_response(

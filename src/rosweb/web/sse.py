@@ -16,24 +16,11 @@ import tornado.web
 
 from rosweb.errors import NotFoundError, RosWebError
 from rosweb.hub import Consumer, Envelope
-from rosweb.web.errors import ApiError, tornado_error
+from rosweb.web.errors import ApiError, query_number, tornado_error
 
 __all__ = ["KEEPALIVE", "SseHandler", "event_text", "open_stream", "sse_events"]
 
 KEEPALIVE = 15.0  # seconds between comments on a quiet stream (also detects gone clients)
-
-
-def _number(args: Mapping[str, str], key: str, default: float, high: float) -> float:
-    raw = args.get(key)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= high:
-        raise ApiError(400, "bad_parameter", f"{key} expects a number in [0, {high}]", key)
-    return value
 
 
 def open_stream(state: Any, topic: str, args: Mapping[str, str], notify: Any = None) -> Consumer:
@@ -43,8 +30,8 @@ def open_stream(state: Any, topic: str, args: Mapping[str, str], notify: Any = N
     name = topic_name(topic)
     if not state.hub.cached(name) and name not in state.graph.topics():
         raise NotFoundError("topic", name)
-    throttle = _number(args, "throttle_rate", 0.0, 3_600_000.0)
-    queue_length = int(_number(args, "queue_length", 10, 1000))
+    throttle = query_number(args, "throttle_rate", 0.0, 0.0, 3_600_000.0)
+    queue_length = int(query_number(args, "queue_length", 10, 0, 1000))
     consumer: Consumer = state.hub.consume(
         name, queue_length=queue_length, throttle_rate=throttle, notify=notify
     )

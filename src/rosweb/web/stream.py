@@ -31,7 +31,7 @@ from PIL import Image
 from rosweb.errors import NotFoundError, RosWebError
 from rosweb.hub import Consumer, Hub
 from rosweb.messages import Message
-from rosweb.web.errors import ApiError, tornado_error
+from rosweb.web.errors import ApiError, query_number, tornado_error
 
 __all__ = ["JpegSource", "MjpegHandler", "Streams", "encode_jpeg", "stream_blueprint"]
 
@@ -210,10 +210,10 @@ class Streams:
             type_name = self.hub.feeds()[name]["type"]
         if type_name not in IMAGE_TYPES:
             raise ApiError(422, "not_an_image", f"{name} is a {type_name}, not an image", "topic")
-        quality = int(_number(args, "quality", 80, 1, 100))
+        quality = int(query_number(args, "quality", 80, 1, 100))
         width = args.get("width")
         variant = Variant(
-            name, quality, int(_number(args, "width", 0, 16, 4096)) if width else None
+            name, quality, int(query_number(args, "width", 0, 16, 4096)) if width else None
         )
         self._expire()
         with self._lock:
@@ -247,21 +247,8 @@ class Streams:
             source.close()
 
 
-def _number(args: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
-    raw = args.get(key)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise ApiError(400, "bad_parameter", f"{key} expects a number in [{low:g}, {high:g}]", key)
-    return value
-
-
 def _frame_interval(args: Mapping[str, str]) -> float:
-    fps = _number(args, "fps", 0, 0, 120)
+    fps = query_number(args, "fps", 0, 0, 120)
     return 1.0 / fps if fps else 0.0
 
 

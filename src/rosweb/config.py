@@ -9,7 +9,7 @@ In TOML, nested tables join with ``_``::
 
     backend = "sim://"
     [teleop]
-    timeout = 0.5          # ROSWEB_TELEOP_TIMEOUT
+    timeout = 0.2          # ROSWEB_TELEOP_TIMEOUT
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_TELEOP_TOPIC": "/cmd_vel",
     "ROSWEB_TELEOP_LINEAR_SPEED": 0.3,
     "ROSWEB_TELEOP_ANGULAR_SPEED": 1.0,
-    "ROSWEB_TELEOP_TIMEOUT": 0.5,
+    "ROSWEB_TELEOP_TIMEOUT": 0.2,
     "ROSWEB_MAX_LINEAR_SPEED": 1.0,
     "ROSWEB_MAX_ANGULAR_SPEED": 2.0,
     "ROSWEB_LATEST_TIMEOUT": 2.0,
@@ -45,12 +45,43 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_BRIDGE_QUEUE_LENGTH": 10,
     "ROSWEB_WS_STALL_TIMEOUT": 10.0,
     "ROSWEB_PARAM_META": {},
+    # -- safety and security
+    "ROSWEB_COMMAND_TOPICS": [],
+    "ROSWEB_CONTROL_TTL": 30.0,
+    "ROSWEB_ESTOP_RATE": 10.0,
+    "ROSWEB_USERS": {},
+    "ROSWEB_ROLES": {},
+    "ROSWEB_ANONYMOUS_ROLE": "",
+    "ROSWEB_INSECURE": False,
+    "ROSWEB_SECRET_KEY": "",
+    "ROSWEB_SESSION_LIFETIME": 43200.0,
+    "ROSWEB_CORS_ORIGINS": [],
+    "ROSWEB_ALLOW_TOPICS": ["*"],
+    "ROSWEB_DENY_TOPICS": [],
+    "ROSWEB_ALLOW_SERVICES": ["*"],
+    "ROSWEB_DENY_SERVICES": [],
+    "ROSWEB_ALLOW_PARAMS": ["*"],
+    "ROSWEB_DENY_PARAMS": [],
+    "ROSWEB_RATE_LIMIT": "100/second",
+    "ROSWEB_WS_RATE_LIMIT": "2000/second",
+    "ROSWEB_MAX_BODY": 16 << 20,
+    "ROSWEB_MAX_WS_MESSAGE": 16 << 20,
+    "ROSWEB_AUDIT_LOG": "",
+    "ROSWEB_AUDIT_LOG_MAX_BYTES": 10 << 20,
+    "ROSWEB_AUDIT_LOG_BACKUPS": 5,
+    "ROSWEB_CERT": "",
+    "ROSWEB_KEY": "",
 }
+
+#: where the values of dict-typed settings are tables of tables
+_TABLES_OF_TABLES = ("ROSWEB_PARAM_META", "ROSWEB_USERS", "ROSWEB_ROLES")
 
 
 def _coerce(key: str, value: Any) -> Any:
     """``value`` as the type of the key's default; raises ConfigError."""
     expected = type(DEFAULTS[key])
+    if isinstance(value, str) and expected is list and not value.lstrip().startswith("["):
+        value = [item.strip() for item in value.split(",") if item.strip()]  # a,b,c
     if isinstance(value, str) and expected is not str:
         try:
             value = json.loads(value)
@@ -62,10 +93,12 @@ def _coerce(key: str, value: Any) -> Any:
         raise ConfigError(f"{key}: expects {expected.__name__}, got {value!r}")
     if expected in (int, float) and value < 0:
         raise ConfigError(f"{key}: expects a non-negative number, got {value!r}")
-    if expected is dict:
+    if expected is dict and key in _TABLES_OF_TABLES:
         for name, item in value.items():
             if not isinstance(item, dict):
-                raise ConfigError(f"{key}: {name} expects a table (min, max, ...), got {item!r}")
+                raise ConfigError(f"{key}: {name} expects a table, got {item!r}")
+    if expected is list and not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{key}: expects a list of strings, got {value!r}")
     return value
 
 

@@ -13,7 +13,12 @@
     │   ├── ServiceError         a service handler failed
     │   ├── ServiceTimeout       a service did not answer in time
     │   └── BackendUnavailable   the middleware is gone (master down, agent unreachable)
-    └── ControlError             teleop / safety refused a command
+    ├── ControlError             teleop / safety refused a command
+    │   ├── LeaseHeld            another operator holds the control lease
+    │   └── EStopEngaged         the emergency stop is latched
+    ├── AuthError                no valid credentials
+    ├── PermissionDenied         credentials, but a too-low role or a hidden name
+    └── RateLimited              too many requests from one client
 
 Foreign errors are wrapped at each layer boundary with ``raise ... from err``.
 """
@@ -81,3 +86,27 @@ class BackendUnavailable(GraphError):
 
 class ControlError(RosWebError):
     """Teleop or safety refused a command."""
+
+
+class LeaseHeld(ControlError):
+    """Another operator holds the control lease; ``holder`` names them."""
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class EStopEngaged(ControlError):
+    """The emergency stop is latched: motion is refused until an operator clears it."""
+
+
+class AuthError(RosWebError):
+    """No valid credentials (HTTP 401)."""
+
+
+class PermissionDenied(RosWebError):
+    """Valid credentials, but not allowed to do this (HTTP 403)."""
+
+
+class RateLimited(RosWebError):
+    """Too many requests from one client (HTTP 429)."""

@@ -17,14 +17,18 @@ import cbor2
 import pytest
 
 from helpers import Inbox, wait_for
-from rosweb.control import Teleop
+from rosweb import config
+from rosweb.control import Control
 from rosweb.errors import NotFoundError, ServiceError, ServiceTimeout
 from rosweb.graph.sim import Bus
 from rosweb.hub import Hub
 from rosweb.messages import Message, from_json, to_ros1
+from rosweb.web.actions import Actor
+from rosweb.web.auth import Principal, hash_token
 from rosweb.web.bridge import OPS, BridgeOptions, BridgeSession
 from rosweb.web.bridge.frames import Frame
 from rosweb.web.bridge.rosapi import ROSAPI
+from rosweb.web.security import Gate
 
 STRING = "std_msgs/String"
 INT32 = "std_msgs/Int32"
@@ -132,19 +136,64 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 Connect = Callable[..., Client]
 
 
-@pytest.fixture
-def connect(bus: Bus, hub: Hub, executor: ThreadPoolExecutor) -> Iterator[Connect]:
-    """``connect(teleop=None, **options)``: a new client with its session (closed after)."""
-    clients: list[Client] = []
+class State:
+    """What a session acts on, as the app's state has it."""
 
-    def make(teleop: Teleop | None = None, **options: Any) -> Client:
+    def __init__(self, bus: Bus, control: Control, settings: dict[str, Any]) -> None:
+        self.graph = bus
+        self.control = control
+        self.gate = Gate(config.load(settings, environ={}))
+
+    def param_meta(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+
+@pytest.fixture
+def control(bus: Bus) -> Iterator[Control]:
+    control = Control(bus, timeout=0.2)
+    yield control
+    control.close()
+
+
+@pytest.fixture
+def connect(
+    bus: Bus, hub: Hub, executor: ThreadPoolExecutor, request: pytest.FixtureRequest
+) -> Iterator[Connect]:
+    """``connect(role="admin", settings={}, **options)``: a new client with its session (closed
+    after), acting as a user of that role under those settings. Motion goes to the ``control``
+    fixture's bus if the test uses it, else to a bus of its own (the test's bus sees no
+    /cmd_vel publisher)."""
+    clients: list[Client] = []
+    aside = Bus()
+    control = (
+        request.getfixturevalue("control") if "control" in request.fixturenames else Control(aside)
+    )
+
+    def make(
+        role: str | None = "admin", settings: dict[str, Any] | None = None, **options: Any
+    ) -> Client:
+        """``role=None``: a client that connected without credentials."""
         client = Client()
+        state = State(bus, control, settings or {})
+        actor = None
+        if role is not None:
+            actor = Actor(state, Principal(f"{role}-user", role, f"c{len(clients)}", "token"))
+
+        def login(token: str) -> Actor:
+            principal = state.gate.identify(remote_addr="127.0.0.1", host="x", token=token)
+            return Actor(state, principal)
+
+        def rate_limit(op: str) -> None:
+            state.gate.hit("ws", str(id(client)))
+
         client.session = BridgeSession(
             bus,
             hub,
             wake=client.wake,
             executor=executor,
-            teleop=teleop,
+            actor=actor,
+            login=login,
+            rate_limit=rate_limit,
             options=BridgeOptions(**options),
         )
         clients.append(client)
@@ -153,6 +202,9 @@ def connect(bus: Bus, hub: Hub, executor: ThreadPoolExecutor) -> Iterator[Connec
     yield make
     for client in clients:
         client.session.close()
+    if control.graph is aside:
+        control.close()
+    aside.close()
 
 
 @pytest.fixture
@@ -266,6 +318,7 @@ def test_the_ops_are_the_ones_tested_here() -> None:
     assert set(OPS) == {
         "advertise", "unadvertise", "publish", "subscribe", "unsubscribe", "call_service",
         "advertise_service", "unadvertise_service", "service_response", "set_level", "fragment",
+        "auth", "control",
     }  # fmt: skip
 
 
@@ -356,35 +409,31 @@ def test_publish_with_a_bad_field_names_it(
 
 
 def test_publish_to_the_teleop_topic_is_clamped_and_stopped_by_the_deadman(
-    connect: Connect, bus: Bus
+    connect: Connect, bus: Bus, control: Control
 ) -> None:
-    teleop = Teleop(bus, timeout=0.2)
-    try:
-        client = connect(teleop=teleop)
-        inbox = Inbox()
-        with bus.subscribe("/cmd_vel", inbox):
-            started = time.monotonic()
-            client.send(
-                {
-                    "op": "publish",
-                    "topic": "/cmd_vel",
-                    "msg": {"linear": {"x": 5.0}, "angular": {"z": -9.0}},
-                }
-            )
-            assert client.messages() == []
-            wait_for(lambda: len(inbox) >= 2, timeout=2)
-            stopped_after = time.monotonic() - started
-        first, stop = inbox.items[:2]
-        assert first["linear"]["x"] == teleop.limits.max_linear
-        assert first["angular"]["z"] == -teleop.limits.max_angular
-        assert stop == {
-            "linear": {"x": 0.0, "y": 0.0, "z": 0.0},
-            "angular": {"x": 0.0, "y": 0.0, "z": 0.0},
-        }
-        assert stopped_after >= 0.15
-        assert teleop.deadman_stops == 1
-    finally:
-        teleop.close()
+    client = connect()
+    inbox = Inbox()
+    with bus.subscribe("/cmd_vel", inbox):
+        started = time.monotonic()
+        client.send(
+            {
+                "op": "publish",
+                "topic": "/cmd_vel",
+                "msg": {"linear": {"x": 5.0}, "angular": {"z": -9.0}},
+            }
+        )
+        assert client.messages() == []
+        wait_for(lambda: len(inbox) >= 2, timeout=2)
+        stopped_after = time.monotonic() - started
+    first, stop = inbox.items[:2]
+    assert first["linear"]["x"] == control.limits.max_linear
+    assert first["angular"]["z"] == -control.limits.max_angular
+    assert stop == {
+        "linear": {"x": 0.0, "y": 0.0, "z": 0.0},
+        "angular": {"x": 0.0, "y": 0.0, "z": 0.0},
+    }
+    assert stopped_after >= 0.15
+    assert control.teleop.deadman_stops == 1
 
 
 # -- subscribe --------------------------------------------------------------------------------
@@ -1295,3 +1344,155 @@ def test_close_undoes_everything_the_client_did(client: Client, bus: Bus, hub: H
     bus.publish("/chatter", STRING, {"data": "after close"})
     assert client.messages() == []
     client.session.close()  # idempotent
+
+
+# -- who may do what ----------------------------------------------------------------------------
+
+ALICE_TOKEN = "alice-token"
+USERS = {
+    "alice": {"role": "operator", "tokens": [hash_token(ALICE_TOKEN)]},
+    "bob": {"role": "admin", "tokens": [hash_token("bob-token")]},
+}
+
+
+def test_a_viewer_cannot_publish_advertise_or_call(connect: Connect, bus: Bus) -> None:
+    client = connect(role="viewer")
+    inbox = Inbox()
+    with bus.subscribe("/chatter", inbox, STRING):
+        for op in (
+            {"op": "advertise", "topic": "/chatter", "type": STRING},
+            {"op": "publish", "topic": "/chatter", "msg": {"data": "x"}},
+            {"op": "call_service", "service": "/toggle", "args": {"data": True}},
+            {"op": "advertise_service", "service": "/mine", "type": SET_BOOL},
+            {"op": "control", "action": "acquire"},
+        ):
+            client.send({**op, "id": "w"})
+            status = client.status()
+            assert status["id"] == "w"
+            assert f"op {op['op']} needs role operator (you are viewer)" in status["msg"]
+    assert inbox.items == []
+    assert "/mine" not in bus.services()
+
+
+def test_a_viewer_may_introspect_with_rosapi(connect: Connect, bus: Bus) -> None:
+    bus.advertise("/odom", "nav_msgs/Odometry")
+    client = connect(role="viewer")
+    client.send({"op": "call_service", "id": "t", "service": "/rosapi/topics"})
+    reply = client.expect(op="service_response", id="t")
+    assert reply["result"] is True
+    assert "/odom" in reply["values"]["topics"]
+    client.send(
+        {"op": "call_service", "id": "s", "service": "/rosapi/set_param",
+         "args": {"name": "/x", "value": "1"}}
+    )  # fmt: skip
+    reply = client.expect(op="service_response", id="s")
+    assert reply["result"] is False
+    assert "needs role operator" in reply["values"]
+
+
+def test_hidden_names_are_neither_listed_nor_reachable(connect: Connect, bus: Bus) -> None:
+    bus.advertise("/odom", "nav_msgs/Odometry")
+    bus.advertise("/secret/map", STRING)
+    bus.set_param("/secret/key", "k")
+    bus.set_param("/public", 1)
+    settings = {
+        "ROSWEB_DENY_TOPICS": ["/secret/*"],
+        "ROSWEB_ROLES": {"viewer": {"deny_params": ["/secret/*"]}},
+    }
+    client = connect(role="viewer", settings=settings)
+    client.send({"op": "call_service", "id": "t", "service": "/rosapi/topics"})
+    topics = client.expect(op="service_response", id="t")["values"]["topics"]
+    assert "/odom" in topics
+    assert "/secret/map" not in topics
+    client.send({"op": "call_service", "id": "p", "service": "/rosapi/get_param_names"})
+    names = client.expect(op="service_response", id="p")["values"]["names"]
+    assert "/public" in names
+    assert "/secret/key" not in names
+    client.send(
+        {"op": "call_service", "id": "g", "service": "/rosapi/get_param",
+         "args": {"name": "/secret/key"}}
+    )  # fmt: skip
+    assert client.expect(op="service_response", id="g")["values"]["value"] == "null"
+    client.send({"op": "subscribe", "id": "s", "topic": "/secret/map"})
+    status = client.status()
+    assert status["id"] == "s"
+    assert "topic /secret/map is not exposed to role viewer" in status["msg"]
+    assert subscribers(bus, "/secret/map") == 0
+
+
+def test_an_unauthenticated_client_may_only_authenticate(connect: Connect, bus: Bus) -> None:
+    bus.advertise("/odom", "nav_msgs/Odometry")
+    client = connect(role=None, settings={"ROSWEB_USERS": USERS})
+    client.send({"op": "subscribe", "id": "s", "topic": "/odom"})
+    assert "not authenticated" in client.status()["msg"]
+    assert subscribers(bus, "/odom") == 0
+    client.send({"op": "auth", "token": "wrong"})
+    assert "invalid or unknown token" in client.status()["msg"]
+    client.send({"op": "auth", "mac": "abc", "client": "x", "dest": "y"})
+    assert "rosauth's mac is not supported" in client.status()["msg"]
+    client.send({"op": "auth", "token": ALICE_TOKEN})
+    assert client.messages() == [
+        {"op": "auth", "result": True, "user": "alice", "role": "operator"}
+    ]
+    client.send({"op": "subscribe", "id": "s", "topic": "/odom"})
+    assert client.messages() == []
+    assert subscribers(bus, "/odom") == 1
+
+
+def test_the_control_op_takes_the_lease_and_others_are_refused(
+    connect: Connect, bus: Bus, control: Control
+) -> None:
+    alice, carol = connect(role="operator"), connect(role="operator")
+    alice.send({"op": "control", "id": "c", "action": "acquire"})
+    reply = alice.expect(op="control", id="c")
+    assert reply["state"]["holder"] == "operator-user/c0"
+    inbox = Inbox()
+    with bus.subscribe("/cmd_vel", inbox):
+        carol.send({"op": "publish", "id": "p", "topic": "/cmd_vel", "msg": {"linear": {"x": 0.2}}})
+        status = carol.status()
+        assert "operator-user is driving" in status["msg"]
+        alice.send({"op": "publish", "topic": "/cmd_vel", "msg": {"linear": {"x": 0.2}}})
+        wait_for(lambda: len(inbox) >= 1)
+    assert inbox.items[0]["linear"]["x"] == pytest.approx(0.2)
+    alice.send({"op": "control", "id": "r", "action": "release"})
+    assert alice.expect(op="control", id="r")["state"]["holder"] is None
+
+
+def test_a_driver_that_disconnects_stops_the_robot_at_once(
+    connect: Connect, bus: Bus, control: Control
+) -> None:
+    client = connect(role="operator")
+    inbox = Inbox()
+    with bus.subscribe("/cmd_vel", inbox):
+        client.send({"op": "publish", "topic": "/cmd_vel", "msg": {"linear": {"x": 0.3}}})
+        wait_for(lambda: len(inbox) >= 1)
+        client.session.close()
+        assert len(inbox) == 2  # the stop was published by close() itself, not the deadman
+    assert inbox.items[1]["linear"]["x"] == 0.0
+    assert control.teleop.deadman_stops == 0
+
+
+def test_the_estop_refuses_motion_but_not_stops(
+    connect: Connect, bus: Bus, control: Control
+) -> None:
+    client = connect(role="operator")
+    control.engage_estop(user="someone")
+    client.send({"op": "publish", "id": "p", "topic": "/cmd_vel", "msg": {"linear": {"x": 0.3}}})
+    assert "e-stop is engaged (by someone)" in client.status()["msg"]
+    client.send({"op": "publish", "id": "z", "topic": "/cmd_vel", "msg": {}})
+    assert client.messages() == []
+
+
+def test_writes_are_rate_limited_per_client(connect: Connect, bus: Bus) -> None:
+    client = connect(settings={"ROSWEB_WS_RATE_LIMIT": "5/minute"})
+    other = connect(settings={"ROSWEB_WS_RATE_LIMIT": "5/minute"})
+    client.send({"op": "advertise", "topic": "/chatter", "type": STRING})
+    for _ in range(4):
+        client.send({"op": "publish", "topic": "/chatter", "msg": {"data": "x"}})
+    assert client.messages() == []
+    client.send({"op": "publish", "id": "6", "topic": "/chatter", "msg": {"data": "x"}})
+    assert "too many requests" in client.status()["msg"]
+    client.send({"op": "subscribe", "topic": "/chatter"})  # reads are not limited
+    assert client.messages() == []
+    other.send({"op": "advertise", "topic": "/chatter", "type": STRING})
+    assert other.messages() == []

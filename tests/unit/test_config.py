@@ -14,7 +14,7 @@ def test_defaults_are_safe() -> None:
     settings = config.load(environ={})
     assert settings["ROSWEB_HOST"] == "127.0.0.1"
     assert settings["ROSWEB_BACKEND"] == "sim://"
-    assert settings["ROSWEB_TELEOP_TIMEOUT"] == 0.5
+    assert settings["ROSWEB_TELEOP_TIMEOUT"] == 0.2
 
 
 def test_precedence_toml_env_explicit(tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
-"""What moves the robot on a person's behalf: teleop, velocity limits, the deadman."""
+"""What moves the robot on a person's behalf: teleop, velocity limits, the deadman, the control
+lease and the e-stop, behind one :class:`Control`."""
 
+from rosweb.control.core import Control
+from rosweb.control.lease import Lease, Operator
 from rosweb.control.teleop import COMMANDS, TWIST, Teleop, VelocityLimits
 
-__all__ = ["COMMANDS", "TWIST", "Teleop", "VelocityLimits"]
+__all__ = ["COMMANDS", "TWIST", "Control", "Lease", "Operator", "Teleop", "VelocityLimits"]

@@ -69,7 +69,7 @@ class Teleop:
         topic: str = "/cmd_vel",
         linear_speed: float = 0.3,
         angular_speed: float = 1.0,
-        timeout: float = 0.5,
+        timeout: float = 0.2,
         limits: VelocityLimits | None = None,
     ) -> None:
         self.graph = graph
@@ -90,6 +90,10 @@ class Teleop:
 
     def command(self, name: str, speed: float = 1.0) -> Message:
         """Publish the Twist of a teleop command; returns what was published."""
+        return self.drive(self.twist_of(name, speed))
+
+    def twist_of(self, name: str, speed: float = 1.0) -> Message:
+        """The Twist of a teleop command at ``speed`` (0..1) of the configured speeds."""
         if not isinstance(name, str) or name not in COMMANDS:
             raise ValidationError(
                 f"unknown command {name!r}, expected one of {list(COMMANDS)}", "command"
@@ -100,7 +104,7 @@ class Teleop:
         twist = default(self.graph.types, TWIST)
         twist["linear"]["x"] = linear * self.linear_speed * speed
         twist["angular"]["z"] = angular * self.angular_speed * speed
-        return self.drive(twist)
+        return twist
 
     def drive(self, twist: Message) -> Message:
         """Publish a Twist within limits; a non-zero one expires after ``timeout``."""

@@ -15,13 +15,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from rosweb import __version__
-from rosweb.control import COMMANDS, TWIST
+from rosweb.control import COMMANDS
 from rosweb.errors import NotFoundError, TypeMismatchError, ValidationError
 from rosweb.graph import normalize_name
 from rosweb.messages import describe, from_json, public_name, to_json
+from rosweb.web.actions import Actor
 from rosweb.web.errors import ApiError, query_number
 from rosweb.web.extension import get_state
 from rosweb.web.openapi import openapi_spec
+from rosweb.web.security import current_principal
 from rosweb.web.sse import open_stream, sse_events
 
 __all__ = ["api"]
@@ -70,6 +72,11 @@ def _bool_arg(key: str) -> bool:
     return raw in ("1", "true", "yes", "")
 
 
+def _actor() -> Actor:
+    """The current request's principal acting on the app's robot."""
+    return Actor(get_state(), current_principal(), request.remote_addr or "", "rest")
+
+
 def _json_response(text: str, status: int = 200) -> Response:
     return Response(text, status=status, mimetype="application/json")
 
@@ -84,7 +91,7 @@ def index() -> Response:
         version=__version__,
         openapi="/api/openapi.json",
         endpoints=["/api/topics", "/api/services", "/api/params", "/api/types", "/api/teleop",
-                   "/api/nodes", "/api/health"],
+                   "/api/control", "/api/estop", "/api/nodes", "/api/health", "/api/whoami"],
     )  # fmt: skip
 
 
@@ -96,6 +103,7 @@ def openapi() -> Response:
 @api.get("/health")
 def health() -> tuple[Response, int]:
     state = get_state()
+    info = state.control.info()
     graph_health = state.graph.health()
     ok = bool(graph_health.get("ok", True))
     body = {
@@ -104,8 +112,8 @@ def health() -> tuple[Response, int]:
         "backend": state.graph.url,
         "uptime": round(time.time() - state.started, 3),
         "graph": graph_health,
-        "teleop": {"topic": state.teleop.topic, "moving": state.teleop.moving,
-                   "deadman_stops": state.teleop.deadman_stops},
+        "teleop": {key: info[key] for key in ("topic", "moving", "deadman_stops")},
+        "control": state.control.state(),
         "feeds": state.hub.feeds(),
     }  # fmt: skip
     return jsonify(body), 200 if ok else 503
@@ -121,7 +129,7 @@ def nodes() -> Response:
 
 @api.get("/topics")
 def topics() -> Response:
-    items = get_state().graph.topics().items()
+    items = _actor().topics().items()
     return jsonify(topics=[{"name": name, "type": type_name} for name, type_name in items])
 
 
@@ -129,6 +137,7 @@ def topics() -> Response:
 def latest(topic: str) -> Response:
     state = get_state()
     name = _name(topic, "topic")
+    _actor().see("topic", name)
     if not state.hub.cached(name) and name not in state.graph.topics():
         raise NotFoundError("topic", name)
     timeout = _number_arg("timeout", current_app.config["ROSWEB_LATEST_TIMEOUT"])
@@ -144,6 +153,7 @@ def latest(topic: str) -> Response:
 @api.get("/topics/<path:topic>/events")
 def events(topic: str) -> Response:
     state = get_state()
+    _actor().see("topic", topic_name(topic))
     consumer = open_stream(state, topic, request.args)
     response = Response(sse_events(consumer), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
@@ -154,6 +164,8 @@ def events(topic: str) -> Response:
 def publish(topic: str) -> Response:
     state = get_state()
     name = _name(topic, "topic")
+    actor = _actor()
+    actor.write("topic", name)
     asked = request.args.get("type")
     existing = state.graph.topics().get(name)
     if asked is not None and existing is not None and public_name(asked) != existing:
@@ -164,10 +176,7 @@ def publish(topic: str) -> Response:
     if not state.graph.types.has_message(type_name):
         raise ApiError(422, "unknown_type", f"unknown message type {type_name!r}", "type")
     msg = from_json(state.graph.types, type_name, _body(default={}))
-    if name == state.teleop.topic and type_name == TWIST:
-        msg = state.teleop.drive(msg)  # clamped, and stopped by the deadman unless repeated
-    else:
-        state.graph.publish(name, type_name, msg, latch=_bool_arg("latch"))
+    msg = actor.publish(name, type_name, msg, latch=_bool_arg("latch"))  # motion: clamped, guarded
     return _json_response(to_json({"topic": name, "type": type_name, "msg": msg}))
 
 
@@ -176,7 +185,7 @@ def publish(topic: str) -> Response:
 
 @api.get("/services")
 def services() -> Response:
-    items = get_state().graph.services().items()
+    items = _actor().services().items()
     return jsonify(services=[{"name": name, "type": type_name} for name, type_name in items])
 
 
@@ -184,7 +193,8 @@ def services() -> Response:
 def service_info(service: str) -> Response:
     state = get_state()
     name = _name(service, "service")
-    type_name = get_state().graph.service_type(name)
+    _actor().see("service", name)
+    type_name = state.graph.service_type(name)
     return jsonify(name=name, type=type_name, schema=describe(state.graph.types, type_name))
 
 
@@ -192,10 +202,13 @@ def service_info(service: str) -> Response:
 def call_service(service: str) -> Response:
     state = get_state()
     name = _name(service, "service")
-    srv = state.graph.types.service(get_state().graph.service_type(name))
+    actor = _actor()
+    actor.require("operator", f"calling {name}")
+    actor.see("service", name)
+    srv = state.graph.types.service(state.graph.service_type(name))
     request_msg = from_json(state.graph.types, srv.request, _body(default={}))
     timeout = _number_arg("timeout", current_app.config["ROSWEB_SERVICE_TIMEOUT"], high=300.0)
-    response = state.graph.call_service(name, request_msg, timeout=timeout)
+    response = actor.call(name, request_msg, timeout=timeout)
     return _json_response(to_json({"service": name, "type": srv.name, "response": response}))
 
 
@@ -204,31 +217,32 @@ def call_service(service: str) -> Response:
 
 @api.get("/params")
 def params() -> Response:
-    state = get_state()
-    return jsonify(params=state.graph.param_names(), meta=state.param_meta())
+    actor = _actor()
+    return jsonify(params=actor.param_names(), meta=actor.param_meta())
 
 
 @api.get("/params/<path:param>")
 def get_param(param: str) -> Response:
-    return jsonify(get_state().graph.get_param(_name(param, "param")))
+    return jsonify(_actor().get_param(_name(param, "param")))
 
 
 @api.put("/params/<path:param>")
 def set_param(param: str) -> Response:
-    state = get_state()
+    actor = _actor()
     name = _name(param, "param")
+    actor.write("param", name)
     value = _body()
     if value is None:
         raise ValidationError(
             "expects a JSON value (number, string, boolean, list or object)", name
         )
-    state.graph.set_param(name, value)
-    return jsonify(state.graph.get_param(name))
+    actor.set_param(name, value)
+    return jsonify(actor.get_param(name))
 
 
 @api.delete("/params/<path:param>")
 def delete_param(param: str) -> tuple[str, int]:
-    get_state().graph.delete_param(_name(param, "param"))
+    _actor().delete_param(_name(param, "param"))
     return "", 204
 
 
@@ -251,22 +265,12 @@ def type_schema(type_name: str) -> Response:
 
 @api.get("/teleop")
 def teleop_info() -> Response:
-    teleop = get_state().teleop
-    return jsonify(
-        topic=teleop.topic,
-        commands=list(COMMANDS),
-        linear_speed=teleop.linear_speed,
-        angular_speed=teleop.angular_speed,
-        timeout=teleop.timeout,
-        max_linear_speed=teleop.limits.max_linear,
-        max_angular_speed=teleop.limits.max_angular,
-        moving=teleop.moving,
-    )
+    return jsonify(get_state().control.info())
 
 
 @api.post("/teleop")
 def teleop_command() -> Response:
-    teleop = get_state().teleop
+    actor = _actor()
     body = _body()
     if not isinstance(body, dict):
         raise ValidationError('expects an object like {"command": "forward", "speed": 0.5}')
@@ -275,5 +279,50 @@ def teleop_command() -> Response:
         raise ValidationError("unknown field", sorted(unknown)[0])
     if "command" not in body:
         raise ValidationError(f"missing, expected one of {list(COMMANDS)}", "command")
-    twist = teleop.command(body["command"], body.get("speed", 1.0))
-    return jsonify(command=body["command"], topic=teleop.topic, twist=twist, timeout=teleop.timeout)
+    twist = actor.command(body["command"], body.get("speed", 1.0))
+    control = actor.state.control
+    return jsonify(
+        command=body["command"], topic=control.topic, twist=twist, timeout=control.teleop.timeout
+    )
+
+
+# -- control lease, e-stop ------------------------------------------------------------------------
+
+
+@api.get("/control")
+def control_state() -> Response:
+    return jsonify(get_state().control.state())
+
+
+@api.post("/control")
+def control_acquire() -> Response:
+    body = _body(default={})
+    if not isinstance(body, dict) or set(body) - {"force"}:
+        raise ValidationError('expects {} or {"force": true}')
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise ValidationError("expects true or false", "force")
+    return jsonify(_actor().acquire(force))
+
+
+@api.delete("/control")
+def control_release() -> Response:
+    actor = _actor()
+    force = _bool_arg("force") if "force" in request.args else False
+    released = actor.release(force)
+    return jsonify(released=released, **actor.state.control.state())
+
+
+@api.get("/estop")
+def estop_state() -> Response:
+    return jsonify(get_state().control.state())
+
+
+@api.post("/estop")
+def estop_engage() -> Response:
+    return jsonify(_actor().estop())
+
+
+@api.delete("/estop")
+def estop_clear() -> Response:
+    return jsonify(_actor().clear_estop())

@@ -15,11 +15,16 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from rosweb.errors import (
+    AuthError,
     BackendUnavailable,
     ConfigError,
     ControlError,
+    EStopEngaged,
+    LeaseHeld,
     MessageError,
     NotFoundError,
+    PermissionDenied,
+    RateLimited,
     RosWebError,
     ServiceError,
     ServiceTimeout,
@@ -30,6 +35,7 @@ from rosweb.errors import (
 
 __all__ = [
     "ApiError",
+    "error_of",
     "error_response",
     "query_number",
     "register_error_handlers",
@@ -48,7 +54,12 @@ _STATUS: list[tuple[type[RosWebError], int, str]] = [
     (ServiceTimeout, 504, "service_timeout"),
     (ServiceError, 502, "service_failed"),
     (BackendUnavailable, 503, "backend_unavailable"),
+    (LeaseHeld, 409, "control_held"),
+    (EStopEngaged, 409, "estop_engaged"),
     (ControlError, 409, "control_refused"),
+    (AuthError, 401, "unauthorized"),
+    (PermissionDenied, 403, "forbidden"),
+    (RateLimited, 429, "rate_limited"),
     (ConfigError, 500, "config_error"),
     (RosWebError, 500, "internal_error"),
 ]
@@ -82,35 +93,55 @@ def query_number(
 
 
 def error_response(
-    status: int, code: str, message: str, field: str | None = None
+    status: int, code: str, message: str, field: str | None = None, **extra: Any
 ) -> tuple[Response, int]:
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         body["field"] = field
-    return jsonify(error=body), status
+    body.update(extra)
+    response = jsonify(error=body)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="rosweb"'
+    return response, status
+
+
+def error_of(err: RosWebError) -> tuple[int, str, str, dict[str, Any]]:
+    """(HTTP status, code, message, extra fields) of a domain error: the one table, for Flask,
+    Tornado and the rosbridge status messages alike."""
+    for cls, status, code in _STATUS:
+        if isinstance(err, cls):
+            extra: dict[str, Any] = {}
+            if isinstance(err, ValidationError):
+                return status, code, err.reason, {"field": err.field}
+            if isinstance(err, LeaseHeld):
+                extra["holder"] = err.holder
+            return status, code, str(err), extra
+    raise AssertionError("RosWebError is in the table")  # pragma: no cover
 
 
 def tornado_error(
-    handler: Any, status: int, code: str, message: str, field: str | None = None
+    handler: Any, status: int, code: str, message: str, field: str | None = None, **extra: Any
 ) -> None:
     """The one error shape, from a native Tornado handler."""
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         body["field"] = field
+    body.update(extra)
     handler.set_status(status)
+    if status == 401:
+        handler.set_header("WWW-Authenticate", 'Bearer realm="rosweb"')
     handler.set_header("Content-Type", "application/json")
     handler.finish({"error": body})
 
 
 def _from_rosweb(err: RosWebError) -> tuple[Response, int]:
-    for cls, status, code in _STATUS:
-        if isinstance(err, cls):
-            if status >= 500 and not isinstance(err, ServiceError | ServiceTimeout):
-                log.error("%s %s: %s", request.method, request.path, err)
-            if isinstance(err, ValidationError):
-                return error_response(status, code, err.reason, err.field)
-            return error_response(status, code, str(err))
-    raise AssertionError("RosWebError is in the table")  # pragma: no cover
+    status, code, message, extra = error_of(err)
+    if status >= 500 and not isinstance(err, ServiceError | ServiceTimeout):
+        log.error("%s %s: %s", request.method, request.path, err)
+    response = error_response(status, code, message, **extra)
+    if isinstance(err, RateLimited):
+        response[0].headers["Retry-After"] = "1"
+    return response
 
 
 def _from_http(err: HTTPException) -> tuple[Response, int]:

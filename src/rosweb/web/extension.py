@@ -22,14 +22,16 @@ from flask import Flask, current_app
 from werkzeug.serving import is_running_from_reloader
 
 from rosweb import config
-from rosweb.control import Teleop, VelocityLimits
+from rosweb.control import Control, Teleop, VelocityLimits
 from rosweb.graph import Graph, connect, normalize_name
 from rosweb.hub import Hub
+from rosweb.web.audit import Audit
 from rosweb.web.bridge import BridgeOptions
 from rosweb.web.errors import ApiError, register_error_handlers
+from rosweb.web.security import Gate, init_security
 from rosweb.web.stream import Streams
 
-__all__ = ["RosWeb", "RosWebState", "get_state"]
+__all__ = ["RosWeb", "RosWebState", "get_state", "make_control"]
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,10 @@ class RosWebState:
 
     graph: Graph
     hub: Hub
-    teleop: Teleop
+    control: Control  # teleop, deadman, lease, e-stop, limits
     owns_graph: bool
     streams: Streams  # camera encoders
+    gate: Gate  # authentication, roles, allow/deny lists, rate limits, audit
     bridge_options: BridgeOptions = field(default_factory=BridgeOptions)
     #: runs rosbridge service calls (they block) off the sockets' threads
     executor: ThreadPoolExecutor = field(
@@ -50,9 +53,15 @@ class RosWebState:
     )
     #: parameter metadata declared in the config (ROSWEB_PARAM_META), over the backend's
     declared_param_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    owns_control: bool = True  # False when the agent process holds the control state
     started: float = field(default_factory=time.time)
     _closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def teleop(self) -> Teleop:
+        """The deadman of the teleop topic."""
+        return self.control.teleop
 
     def param_meta(self) -> dict[str, dict[str, Any]]:
         """Ranges, units and descriptions of parameters: the backend's (the sim declares its
@@ -68,7 +77,9 @@ class RosWebState:
             if self._closed:
                 return
             self._closed = True
-        self.teleop.close()
+        if self.owns_control:
+            self.control.close()
+        self.gate.audit.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.streams.close()
         self.hub.close()
@@ -102,6 +113,12 @@ class RosWeb:
             config.load({k: v for k, v in app.config.items() if k.startswith("ROSWEB_")})
         )
         register_error_handlers(app)
+        audit = Audit(
+            app.config["ROSWEB_AUDIT_LOG"],
+            max_bytes=app.config["ROSWEB_AUDIT_LOG_MAX_BYTES"],
+            backups=app.config["ROSWEB_AUDIT_LOG_BACKUPS"],
+        )
+        gate = init_security(app, app.config, audit)
         from rosweb.web.api import api
         from rosweb.web.bridge.transport_flask import register_bridge_route
         from rosweb.web.stream import stream_blueprint
@@ -113,24 +130,19 @@ class RosWeb:
             log.info("reloader watcher process: the robot node starts in the serving process")
             app.extensions["rosweb"] = None
             return
-        state = self._start(app)
+        state = self._start(app, gate)
         app.extensions["rosweb"] = state
         atexit.register(state.close)
 
-    def _start(self, app: Flask) -> RosWebState:
+    def _start(self, app: Flask, gate: Gate) -> RosWebState:
         cfg = app.config
         graph = self._graph or connect(cfg["ROSWEB_BACKEND"])
+        shared = getattr(graph, "shared_state", None)
+        control: Control | None = shared("control") if callable(shared) else None
+        owns_control = control is None
         try:
-            teleop = Teleop(
-                graph,
-                topic=cfg["ROSWEB_TELEOP_TOPIC"],
-                linear_speed=cfg["ROSWEB_TELEOP_LINEAR_SPEED"],
-                angular_speed=cfg["ROSWEB_TELEOP_ANGULAR_SPEED"],
-                timeout=cfg["ROSWEB_TELEOP_TIMEOUT"],
-                limits=VelocityLimits(
-                    cfg["ROSWEB_MAX_LINEAR_SPEED"], cfg["ROSWEB_MAX_ANGULAR_SPEED"]
-                ),
-            )
+            if control is None:
+                control = make_control(graph, cfg)
         except BaseException:
             if self._graph is None:
                 graph.close()
@@ -140,10 +152,11 @@ class RosWeb:
         options = BridgeOptions(
             queue_length=cfg["ROSWEB_BRIDGE_QUEUE_LENGTH"],
             service_timeout=cfg["ROSWEB_SERVICE_TIMEOUT"],
+            max_message_size=cfg["ROSWEB_MAX_WS_MESSAGE"],
         )
         return RosWebState(
-            graph, hub, teleop, self._graph is None, Streams(hub), options,
-            declared_param_meta=cfg["ROSWEB_PARAM_META"],
+            graph, hub, control, self._graph is None, Streams(hub), gate, options,
+            declared_param_meta=cfg["ROSWEB_PARAM_META"], owns_control=owns_control,
         )  # fmt: skip
 
     @staticmethod
@@ -152,6 +165,21 @@ class RosWeb:
         state = app.extensions.get("rosweb")
         if state is not None:
             state.close()
+
+
+def make_control(graph: Graph, cfg: Any) -> Control:
+    """The robot's control (teleop, deadman, lease, e-stop) from ``ROSWEB_*`` settings."""
+    return Control(
+        graph,
+        topic=cfg["ROSWEB_TELEOP_TOPIC"],
+        command_topics=cfg["ROSWEB_COMMAND_TOPICS"],
+        linear_speed=cfg["ROSWEB_TELEOP_LINEAR_SPEED"],
+        angular_speed=cfg["ROSWEB_TELEOP_ANGULAR_SPEED"],
+        timeout=cfg["ROSWEB_TELEOP_TIMEOUT"],
+        limits=VelocityLimits(cfg["ROSWEB_MAX_LINEAR_SPEED"], cfg["ROSWEB_MAX_ANGULAR_SPEED"]),
+        lease_ttl=cfg["ROSWEB_CONTROL_TTL"],
+        estop_rate=cfg["ROSWEB_ESTOP_RATE"],
+    )
 
 
 def get_state() -> RosWebState:

@@ -45,8 +45,14 @@ _NAMED = {
 _ERROR_TEXT = {
     400: "Bad request: invalid JSON, name or query parameter",
     404: "Not found (unknown topic, service, param or type; no message yet)",
-    409: "Conflict: the topic exists with another type",
+    401: "Authentication required, or the token is invalid",
+    403: "Forbidden: the role is too low, the name is not exposed, or a cross-origin or CSRF "
+    "check failed",
+    409: "Conflict: the topic exists with another type; another operator holds the control "
+    "lease (holder names them); the e-stop is engaged",
+    413: "The body is larger than ROSWEB_MAX_BODY",
     422: "Validation error: the body does not fit the type (names the field)",
+    429: "Too many requests from this client (ROSWEB_RATE_LIMIT); see Retry-After",
     502: "The service handler failed",
     503: "The backend is unavailable, or this process runs no node",
     504: "The service did not answer in time",
@@ -235,7 +241,74 @@ def openapi_spec() -> dict[str, Any]:
                 "responses": {"200": _json(_OBJECT), **_errors(400, 422)},
             },
         },
+        "/api/control": {
+            "get": {
+                "summary": "Who drives: the control lease, the e-stop, whether the robot moves",
+                "responses": {"200": _json(_ref("Control"))},
+            },
+            "post": {
+                "summary": "Take the control lease (admins may force a take-over)",
+                "description": "Motion takes a free lease by itself; the holder's commands "
+                "renew it; it expires ROSWEB_CONTROL_TTL s after the last one.",
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"force": {"type": "boolean"}},
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": _json(_ref("Control")), **_errors(400, 409, 422)},
+            },
+            "delete": {
+                "summary": "Give the control lease back (the robot stops)",
+                "parameters": [
+                    {
+                        "name": "force",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "boolean"},
+                        "description": "admins: release whoever holds it",
+                    }
+                ],
+                "responses": {"200": _json(_ref("Control")), **_errors(400)},
+            },
+        },
+        "/api/estop": {
+            "get": {
+                "summary": "The e-stop latch (same body as GET /api/control)",
+                "responses": {"200": _json(_ref("Control"))},
+            },
+            "post": {
+                "summary": "Engage the e-stop: zero Twists now and repeatedly, motion refused",
+                "description": "Any authenticated user (viewers too) may stop the robot.",
+                "responses": {"200": _json(_ref("Control"))},
+            },
+            "delete": {
+                "summary": "Clear the e-stop (operators)",
+                "responses": {"200": _json(_ref("Control"))},
+            },
+        },
+        "/api/whoami": {
+            "get": {
+                "summary": "Who the server thinks you are; the CSRF token of a login session",
+                "responses": {"200": _json(_OBJECT)},
+            }
+        },
     }
+    public = {"/api/", "/api/openapi.json"}
+    for path, item in paths.items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            if path not in public:
+                responses.update(_errors(401, 403))
+                operation["security"] = [{"bearer": []}, {"session": []}]
+            if method != "get":
+                responses.update(_errors(413, 429))
     return {
         "openapi": "3.0.3",
         "info": {
@@ -257,6 +330,7 @@ def openapi_spec() -> dict[str, Any]:
                                 "code": {"type": "string"},
                                 "message": {"type": "string"},
                                 "field": {"type": "string"},
+                                "holder": {"type": "string"},
                             },
                         }
                     },
@@ -291,6 +365,18 @@ def openapi_spec() -> dict[str, Any]:
                         "speed": {"type": "number", "minimum": 0, "maximum": 1},
                     },
                 },
+                "Control": {
+                    "type": "object",
+                    "properties": {
+                        "holder": {"type": "string", "nullable": True},
+                        "user": {"type": "string", "nullable": True},
+                        "since": {"type": "number", "nullable": True},
+                        "expires_in": {"type": "number", "nullable": True},
+                        "ttl": {"type": "number"},
+                        "estop": {"type": "object", "nullable": True},
+                        "moving": {"type": "boolean"},
+                    },
+                },
                 "Health": {
                     "type": "object",
                     "required": ["ok", "backend"],
@@ -301,6 +387,10 @@ def openapi_spec() -> dict[str, Any]:
                         "uptime": {"type": "number"},
                     },
                 },
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
             },
             "responses": {
                 f"E{status}": {

@@ -65,8 +65,13 @@ class SseHandler(tornado.web.RequestHandler):
 
     async def get(self, topic: str) -> None:
         loop = tornado.ioloop.IOLoop.current()
+        from rosweb.web.api import topic_name
+        from rosweb.web.security import tornado_guard
+
         args = {k: self.get_argument(k) for k in self.request.arguments}
         try:
+            if not tornado_guard(self, self.state, "topic", topic_name(topic)):
+                return
             self.consumer = open_stream(
                 self.state, topic, args, notify=lambda _c: loop.add_callback(self.ready.set)
             )

@@ -276,8 +276,18 @@ def _streams() -> Streams:
     return streams
 
 
+def _see(topic: str) -> None:
+    from rosweb.web.actions import Actor
+    from rosweb.web.api import topic_name
+    from rosweb.web.extension import get_state
+    from rosweb.web.security import current_principal
+
+    Actor(get_state(), current_principal()).see("topic", topic_name(topic))
+
+
 @stream_blueprint.get("/stream/<path:topic>.mjpg")
 def mjpeg(topic: str) -> Response:
+    _see(topic)
     source = _streams().source(topic, request.args)
     interval = _frame_interval(request.args)
     response = Response(
@@ -289,6 +299,7 @@ def mjpeg(topic: str) -> Response:
 
 @stream_blueprint.get("/snapshot/<path:topic>.jpg")
 def snapshot(topic: str) -> Response:
+    _see(topic)
     source = _streams().source(topic, request.args)
     try:
         _, _part = source.wait(0, timeout=5.0)
@@ -312,8 +323,13 @@ class MjpegHandler(tornado.web.RequestHandler):
         self.fresh = asyncio.Event()  # a new frame, or the viewer left
 
     async def get(self, topic: str) -> None:
+        from rosweb.web.api import topic_name
+        from rosweb.web.security import tornado_guard
+
         args = {k: self.get_argument(k) for k in self.request.arguments}
         try:
+            if not tornado_guard(self, self.state, "topic", topic_name(topic)):
+                return
             source = self.state.streams.source(topic, args)
             interval = _frame_interval(args)
         except ApiError as err:

@@ -9,6 +9,13 @@ slow client loses its own old messages and one big topic cannot starve the other
 
 Ops are handled by one function each, registered in :data:`OPS`; a bad op gets a ``status``
 message naming the op, the field and the offending ``id``.
+
+Every op acts as the session's :class:`~rosweb.web.actions.Actor` (who the client is): each op
+needs a role (:data:`OP_ROLES`), names are checked against the allow/deny lists, motion goes
+through the robot's control (e-stop, lease, limits, deadman), writes are rate limited. A client
+that connected without credentials may only send ``{"op": "auth", "token": ...}`` until it has.
+Two ops are rosweb's own: ``auth``, and ``control`` (``action``: ``acquire``, ``release`` or
+``state``; ``force`` for admins) for the control lease.
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from rosweb.control import TWIST, Teleop
 from rosweb.errors import (
+    AuthError,
     NotFoundError,
     RosWebError,
     ServiceError,
@@ -35,10 +42,11 @@ from rosweb.errors import (
 from rosweb.graph import Graph, Handle, normalize_name
 from rosweb.hub import Consumer, Envelope, Hub
 from rosweb.messages import Message, TypeStore, from_json, to_ros1
+from rosweb.web.actions import Actor
 from rosweb.web.bridge.frames import Frame, FrameError, decode, encode, fragments
 from rosweb.web.bridge.rosapi import ROSAPI, call_rosapi
 
-__all__ = ["OPS", "BridgeOptions", "BridgeSession"]
+__all__ = ["OPS", "OP_ROLES", "BridgeOptions", "BridgeSession"]
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +142,17 @@ class BridgeSession:
         *,
         wake: Callable[[], None],
         executor: Executor,
-        teleop: Teleop | None = None,
+        actor: Actor | None,
+        login: Callable[[str], Actor] | None = None,
+        rate_limit: Callable[[str], None] | None = None,
         options: BridgeOptions | None = None,
     ) -> None:
         self.graph = graph
         self.hub = hub
-        self.teleop = teleop
+        #: who the client is; None until it authenticates (with ``login``, by an auth op)
+        self.actor = actor
+        self._login = login
+        self._rate_limit = rate_limit
         self.options = options or BridgeOptions()
         self._wake = wake
         self._executor = executor
@@ -176,6 +189,7 @@ class BridgeSession:
             self.status("error", f"unknown op {op!r}" if op else "missing field op", mid)
             return
         try:
+            self._allow(str(op), message)
             handler(self, message)
         except OpError as err:
             self.status("error", f"{op}: {err}", mid)
@@ -184,6 +198,25 @@ class BridgeSession:
         except Exception as err:  # a bug of ours: the client still gets an answer
             log.exception("rosbridge op %s failed", op)
             self.status("error", f"{op}: internal error ({type(err).__name__})", mid)
+
+    def _allow(self, op: str, message: dict[str, Any]) -> None:
+        """Raise unless the client may send this op now: authenticated, role, rate."""
+        role = OP_ROLES[op]
+        if role is None:
+            return
+        if self.actor is None:
+            raise AuthError('not authenticated: send {"op": "auth", "token": "..."} first')
+        if op == "call_service" and message.get("service") in ROSAPI:
+            role = "viewer"  # introspection; rosapi's own writes check their role
+        self.actor.require(role, f"op {op}")
+        if op in RATE_LIMITED_OPS and self._rate_limit is not None:
+            self._rate_limit(op)
+
+    @property
+    def _act(self) -> Actor:
+        if self.actor is None:  # pragma: no cover - _allow refused the op already
+            raise AuthError("not authenticated")
+        return self.actor
 
     # -- out ------------------------------------------------------------------------------------
 
@@ -255,6 +288,12 @@ class BridgeSession:
         for waiting in pending:
             waiting.values = "the client providing the service disconnected"
             waiting.done.set()
+        if self.actor is not None:  # the deadman: a driver's connection went away
+            principal = self.actor.principal
+            try:
+                self.actor.state.control.disconnected(principal.user, principal.client)
+            except Exception:
+                log.exception("could not stop the robot for a disconnected client")
 
     # -- ops: topics ----------------------------------------------------------------------------
 
@@ -270,6 +309,7 @@ class BridgeSession:
             return
         if not self.graph.types.has_message(type_name):
             raise OpError(f"unknown message type {type_name!r}", "type")
+        self._act.advertise(topic, type_name)
         handle = self.graph.advertise(topic, type_name, latch=latch)
         with self._lock:
             self._publishers[topic] = handle
@@ -288,6 +328,7 @@ class BridgeSession:
     def _publish(self, msg: dict[str, Any]) -> None:
         topic = normalize_name(_required(msg, "topic"))
         latch = _get(msg, "latch", bool, False)
+        self._act.write("topic", topic)
         with self._lock:
             handle = self._publishers.get(topic)
         if handle is None:
@@ -306,10 +347,7 @@ class BridgeSession:
         except ValidationError as err:
             where = f"msg.{err.field}" if err.field else "msg"
             raise OpError(f"to {topic}: field {where} {err.reason}", where) from None
-        if self.teleop is not None and topic == self.teleop.topic and type_name == TWIST:
-            self.teleop.drive(message)
-        else:
-            self.graph.publish(topic, type_name, message, latch=latch)
+        self._act.publish(topic, type_name, message, latch=latch)
 
     def _subscribe(self, msg: dict[str, Any]) -> None:
         topic = normalize_name(_required(msg, "topic"))
@@ -323,6 +361,7 @@ class BridgeSession:
             raise OpError(
                 f"compression {compression!r} is not one of {COMPRESSIONS}", "compression"
             )
+        self._act.see("topic", topic)
         if throttle < 0 or queue_length < 0 or (fragment_size is not None and fragment_size < 1):
             raise OpError("throttle_rate, queue_length and fragment_size must be positive")
         params = {
@@ -404,7 +443,7 @@ class BridgeSession:
             reply["id"] = mid
         try:
             if service in ROSAPI:
-                values = call_rosapi(self.graph, service, _as_dict(args))
+                values = call_rosapi(self._act, service, _as_dict(args))
             else:
                 values = self._call_graph(service, args, timeout)  # encoded once, by send()
             reply.update(values=values, result=True)
@@ -419,19 +458,21 @@ class BridgeSession:
 
     def _call_graph(self, service: str, args: Any, timeout: float) -> Message:
         srv = self.graph.types.service(self.graph.service_type(service))
+        self._act.see("service", service)
         if isinstance(args, list):  # positional: the request's fields in order
             names = [f.name for f in self.graph.types.fields(srv.request)]
             if len(args) > len(names):
                 raise ValidationError(f"{len(args)} args for {len(names)} fields", "args")
             args = dict(zip(names, args, strict=False))
         request = from_json(self.graph.types, srv.request, args or {})
-        return self.graph.call_service(service, request, timeout=timeout)
+        return self._act.call(service, request, timeout=timeout)
 
     def _advertise_service(self, msg: dict[str, Any]) -> None:
         service = normalize_name(_required(msg, "service"))
         type_name = _required(msg, "type")
         if not self.graph.types.has_service(type_name):
             raise OpError(f"unknown service type {type_name!r}", "type")
+        self._act.provide(service)
         with self._lock:
             if service in self._services:
                 raise OpError(f"{service} is already advertised by this client", "service")
@@ -482,6 +523,42 @@ class BridgeSession:
         if handle is None:
             raise OpError(f"{service} is not advertised by this client", "service")
         handle.close()
+
+    # -- ops: rosweb's own ----------------------------------------------------------------------
+
+    def _auth(self, msg: dict[str, Any]) -> None:
+        """``{"op": "auth", "token": ...}``: authenticate a session opened without credentials."""
+        if self.actor is not None:
+            raise OpError("this session is already authenticated")
+        if self._login is None:
+            raise OpError("authentication is not available on this endpoint")
+        token = _get(msg, "token", str)
+        if token is None:
+            reason = "rosauth's mac is not supported" if "mac" in msg else "missing field token"
+            raise OpError(f'{reason}: send {{"op": "auth", "token": "..."}}', "token")
+        self.actor = self._login(token)  # AuthError: reported as a status, the session stays
+        principal = self.actor.principal
+        self.send({"op": "auth", "result": True, "user": principal.user, "role": principal.role})
+
+    def _control_op(self, msg: dict[str, Any]) -> None:
+        """``{"op": "control", "action": "acquire" | "release" | "state", "force": false}``."""
+        action = _get(msg, "action", str, "state")
+        force = _get(msg, "force", bool, False)
+        mid = _get(msg, "id", (str, int))
+        actor = self._act
+        if action == "acquire":
+            state = actor.acquire(force)
+        elif action == "release":
+            actor.release(force)
+            state = actor.state.control.state()
+        elif action == "state":
+            state = actor.state.control.state()
+        else:
+            raise OpError(f"action {action!r} is not one of acquire, release, state", "action")
+        reply: dict[str, Any] = {"op": "control", "action": action, "state": state}
+        if mid is not None:
+            reply["id"] = mid
+        self.send(reply)
 
     # -- ops: protocol --------------------------------------------------------------------------
 
@@ -541,4 +618,28 @@ OPS: dict[str, Callable[[BridgeSession, dict[str, Any]], None]] = {
     "service_response": BridgeSession._service_response,
     "set_level": BridgeSession._set_level,
     "fragment": BridgeSession._fragment,
+    "auth": BridgeSession._auth,
+    "control": BridgeSession._control_op,
 }
+
+#: op -> least role (None: allowed before authentication)
+OP_ROLES: dict[str, str | None] = {
+    "advertise": "operator",
+    "unadvertise": "operator",
+    "publish": "operator",
+    "subscribe": "viewer",
+    "unsubscribe": "viewer",
+    "call_service": "operator",  # viewer for rosapi's introspection
+    "advertise_service": "operator",
+    "unadvertise_service": "operator",
+    "service_response": "operator",
+    "set_level": "viewer",
+    "fragment": "viewer",
+    "auth": None,
+    "control": "operator",
+}
+
+#: ops that write, counted against ROSWEB_WS_RATE_LIMIT
+RATE_LIMITED_OPS = frozenset(
+    {"advertise", "publish", "call_service", "advertise_service", "service_response", "control"}
+)

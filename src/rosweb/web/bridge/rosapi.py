@@ -1,4 +1,6 @@
-"""The rosapi services rosbridge clients call for introspection, answered from the Graph.
+"""The rosapi services rosbridge clients call for introspection, answered from the Graph as the
+client's principal sees it (an :class:`~rosweb.web.actions.Actor`: hidden names are not listed,
+writes need the operator role).
 
 roslibjs and roslibpy call ``/rosapi/topics``, ``/rosapi/get_param``... as ordinary services;
 rosweb answers them itself, with the request and response fields of rosapi's ``.srv`` files.
@@ -12,12 +14,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from rosweb.errors import NotFoundError, RosWebError, ValidationError
-from rosweb.graph import Graph
+from rosweb.errors import NotFoundError, PermissionDenied, RosWebError, ValidationError
 from rosweb.messages import typedefs
 
 __all__ = ["ROSAPI", "call_rosapi"]
 
+Graph = Any  # an Actor: topics, services, nodes, params and types as one principal sees them
 Handler = Callable[[Graph, dict[str, Any]], dict[str, Any]]
 
 
@@ -34,7 +36,7 @@ def _topics(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _topic_type(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
-    return {"type": graph.topics().get(_text(args, "topic"), "")}
+    return {"type": graph.topics().get(_text(args, "topic"), "")}  # hidden: "" as unknown
 
 
 def _topics_for_type(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +52,8 @@ def _service_type(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
     name = _text(args, "service")
     if name in ROSAPI:
         return {"type": f"rosapi/{name.rsplit('/', 1)[-1].title().replace('_', '')}"}
+    if name not in graph.services():  # unknown or hidden
+        return {"type": ""}
     try:
         return {"type": graph.service_type(name)}
     except NotFoundError:
@@ -78,7 +82,7 @@ def _get_param(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
     name = _text(args, "name")
     try:
         return {"value": json.dumps(graph.get_param(name)), "successful": True, "reason": ""}
-    except NotFoundError as err:
+    except (NotFoundError, PermissionDenied) as err:  # a hidden param reads as a missing one
         default = _text(args, "default") or _text(args, "default_value")
         if default:
             return {"value": default, "successful": True, "reason": ""}
@@ -98,7 +102,7 @@ def _set_param(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
 def _has_param(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
     try:
         graph.get_param(_text(args, "name"))
-    except NotFoundError:
+    except (NotFoundError, PermissionDenied):
         return {"exists": False}
     return {"exists": True}
 

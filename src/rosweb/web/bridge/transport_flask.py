@@ -13,10 +13,11 @@ import threading
 import time
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_sock import Sock
 
-from rosweb.web.bridge.protocol import BridgeSession
+from rosweb.errors import RosWebError
+from rosweb.web.bridge.session import open_session
 
 __all__ = ["register_bridge_route"]
 
@@ -28,10 +29,20 @@ def _serve(ws: Any) -> None:
 
     state = get_state()
     ready = threading.Event()
-    session = BridgeSession(
-        state.graph, state.hub, wake=ready.set, executor=state.executor,
-        teleop=state.teleop, options=state.bridge_options,
-    )  # fmt: skip
+    if not state.gate.origin_allowed(request.headers.get("Origin"), request.host):
+        ws.close(1008, "cross-origin WebSocket refused (ROSWEB_CORS_ORIGINS)")
+        return
+    try:
+        session = open_session(
+            state, wake=ready.set, remote=request.remote_addr or "", host=request.host,
+            authorization=request.headers.get("Authorization"),
+            token=request.args.get("token"),
+            cookie=request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]),
+            client=request.args.get("client"),
+        )  # fmt: skip
+    except RosWebError as err:
+        ws.close(1008, str(err)[:120])
+        return
     raw = ws.sock
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     stall = current_app.config["ROSWEB_WS_STALL_TIMEOUT"]
@@ -67,5 +78,7 @@ def _serve(ws: Any) -> None:
 
 def register_bridge_route(app: Flask) -> None:
     """Serve the rosbridge protocol at ``ROSWEB_BRIDGE_PATH`` through flask-sock."""
+    options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
+    options.setdefault("max_message_size", app.config["ROSWEB_MAX_WS_MESSAGE"])
     sock = Sock(app)
     sock.route(app.config["ROSWEB_BRIDGE_PATH"], endpoint="rosweb_bridge")(_serve)

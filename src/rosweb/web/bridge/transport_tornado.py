@@ -15,7 +15,10 @@ from typing import Any
 import tornado.ioloop
 import tornado.websocket
 
+from rosweb.errors import AuthError, PermissionDenied
 from rosweb.web.bridge.protocol import BridgeSession
+from rosweb.web.bridge.session import open_session
+from rosweb.web.errors import tornado_error
 
 __all__ = ["BridgeWebSocket"]
 
@@ -35,17 +38,38 @@ class BridgeWebSocket(tornado.websocket.WebSocketHandler):
         self._scheduled = False
         self._flushing = False
 
+    @property
+    def max_message_size(self) -> int:
+        return int(self.state.bridge_options.max_message_size)
+
     def check_origin(self, origin: str) -> bool:
-        return True  # as rosbridge: any page may connect (authentication comes with issue 5)
+        """Pages of this server, of ROSWEB_CORS_ORIGINS, and non-browser clients (no Origin):
+        a page elsewhere must not drive the robot with a visitor's cookie or loopback."""
+        return bool(self.state.gate.origin_allowed(origin, self.request.host))
+
+    def prepare(self) -> None:
+        """Authenticate before the upgrade: bad credentials get a 401/403 JSON answer."""
+        request = self.request
+        self.loop = tornado.ioloop.IOLoop.current()
+        try:
+            self.session = open_session(
+                self.state, wake=self._wake, remote=request.remote_ip or "", host=request.host,
+                authorization=request.headers.get("Authorization"),
+                token=self.get_query_argument("token", None),
+                cookie=self.get_cookie(self.state.gate.cookie_name),
+                client=self.get_query_argument("client", None),
+            )  # fmt: skip
+        except AuthError as err:
+            tornado_error(self, 401, "unauthorized", str(err))
+        except PermissionDenied as err:
+            tornado_error(self, 403, "forbidden", str(err))
 
     def open(self, *args: str) -> None:
         self.set_nodelay(True)
-        self.loop = tornado.ioloop.IOLoop.current()
-        state = self.state
-        self.session = BridgeSession(
-            state.graph, state.hub, wake=self._wake, executor=state.executor,
-            teleop=state.teleop, options=state.bridge_options,
-        )  # fmt: skip
+
+    def on_finish(self) -> None:
+        if self.session is not None and self.ws_connection is None:
+            self.session.close()  # refused before the upgrade (origin): nothing to keep
 
     def _wake(self) -> None:
         """Called from any thread: schedule one flush on the loop."""

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf  # type: ignore[import-untyped]
 
 from rosweb import __version__
 from rosweb.errors import RosWebError
 from rosweb.graph import Graph
+from rosweb.web.actions import Actor
 from rosweb.web.extension import get_state
+from rosweb.web.security import current_principal
 
 __all__ = ["ParamControl", "param_controls", "register_ui", "static_url", "ui"]
 
@@ -109,11 +112,12 @@ def _kind(value: Any, meta: dict[str, Any]) -> str:
 
 
 def param_controls(
-    graph: Graph, meta: dict[str, dict[str, Any]]
+    graph: Graph, meta: dict[str, dict[str, Any]], names: list[str] | None = None
 ) -> list[tuple[str, list[ParamControl]]]:
-    """The graph's parameters grouped by namespace (``/robot``), each with its control kind."""
+    """The graph's parameters (or those ``names``) grouped by namespace (``/robot``), each with
+    its control kind."""
     groups: dict[str, list[ParamControl]] = {}
-    for name in graph.param_names():
+    for name in graph.param_names() if names is None else names:
         try:
             value = graph.get_param(name)
         except RosWebError:  # deleted since it was listed
@@ -131,14 +135,23 @@ def param_controls(
 # -- views ----------------------------------------------------------------------------------------
 
 
+def _visible_params() -> list[tuple[str, list[ParamControl]]]:
+    actor = Actor(get_state(), current_principal())
+    return param_controls(actor.state.graph, actor.param_meta(), actor.param_names())
+
+
 @ui.get("/")
 def index() -> str:
     state = get_state()
+    principal = current_principal()
     return render_template(
         "rosweb/index.html",
         version=__version__,
         backend=state.graph.url,
-        param_groups=param_controls(state.graph, state.param_meta()),
+        principal=principal,
+        auth=state.gate.auth.enabled,
+        csrf_token=generate_csrf() if principal.via == "session" else "",
+        param_groups=_visible_params(),
         import_map=_import_map(),
         client_config=_client_config(),
     )
@@ -147,10 +160,7 @@ def index() -> str:
 @ui.get("/ui/params")
 def params_panel() -> Response:
     """The parameter controls alone, for the page to refresh them."""
-    state = get_state()
-    html = render_template(
-        "rosweb/_params.html", param_groups=param_controls(state.graph, state.param_meta())
-    )
+    html = render_template("rosweb/_params.html", param_groups=_visible_params())
     return Response(html, mimetype="text/html")
 
 

@@ -1,0 +1,241 @@
+"""Control of the robot: every motion the web sends goes through one :class:`Control`.
+
+It owns the command topics (the teleop topic and ``ROSWEB_COMMAND_TOPICS``) and, for each, a
+:class:`~rosweb.control.teleop.Teleop` with its deadman; the control lease (one operator at a
+time); the e-stop latch; the velocity limits. A motion on a command topic, whatever path it took
+(REST teleop, REST publish, rosbridge publish, the Python client), is checked here in this order:
+
+1. the e-stop: latched means refused (:class:`~rosweb.errors.EStopEngaged`);
+2. the lease: a free lease is taken, someone else's refuses (:class:`~rosweb.errors.LeaseHeld`);
+3. the limits: clamped to the robot's and the caller's role limits, whichever is lower;
+4. the deadman: the motion lasts ``timeout`` seconds unless repeated.
+
+A stop (zero Twist) is never refused: anyone may stop the robot.
+
+Its methods take plain values (names, numbers, dicts), so the same object can be served to
+several web workers from the agent process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from rosweb.control.lease import Lease, Operator
+from rosweb.control.teleop import COMMANDS, TWIST, Teleop, VelocityLimits, is_zero
+from rosweb.errors import EStopEngaged, ValidationError
+from rosweb.graph import Graph, normalize_name
+from rosweb.messages import Message, default
+
+__all__ = ["Control"]
+
+log = logging.getLogger(__name__)
+
+
+class Control:
+    """Teleop, deadman, lease, e-stop and limits for one robot."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        topic: str = "/cmd_vel",
+        command_topics: Iterable[str] = (),
+        linear_speed: float = 0.3,
+        angular_speed: float = 1.0,
+        timeout: float = 0.2,
+        limits: VelocityLimits | None = None,
+        lease_ttl: float = 30.0,
+        estop_rate: float = 10.0,
+    ) -> None:
+        self.graph = graph
+        self.topic = normalize_name(topic)
+        self.limits = limits or VelocityLimits()
+        self.lease = Lease(lease_ttl)
+        self.estop_rate = estop_rate
+        self._zero = default(graph.types, TWIST)
+        topics = dict.fromkeys([self.topic, *(normalize_name(t) for t in command_topics)])
+        self._teleops: dict[str, Teleop] = {}
+        try:
+            for name in topics:
+                self._teleops[name] = Teleop(
+                    graph, topic=name, linear_speed=linear_speed, angular_speed=angular_speed,
+                    timeout=timeout, limits=self.limits,
+                )  # fmt: skip
+        except BaseException:
+            self.close()
+            raise
+        self._estop: dict[str, Any] | None = None  # {"by", "since"} while latched
+        self._estop_wake = threading.Event()
+        self._closed = False
+        self._estop_thread = threading.Thread(
+            target=self._repeat_stop, name="rosweb-estop", daemon=True
+        )
+        self._estop_thread.start()
+
+    # -- what the web asks ----------------------------------------------------------------------
+
+    @property
+    def teleop(self) -> Teleop:
+        """The deadman of the teleop topic."""
+        return self._teleops[self.topic]
+
+    @property
+    def command_topics(self) -> list[str]:
+        return list(self._teleops)
+
+    def is_command_topic(self, topic: str) -> bool:
+        return normalize_name(topic) in self._teleops
+
+    def drive(
+        self,
+        topic: str,
+        twist: Message,
+        *,
+        user: str,
+        client: str = "",
+        max_linear: float | None = None,
+        max_angular: float | None = None,
+    ) -> Message:
+        """Publish a Twist on a command topic on ``user``'s behalf; returns what was published."""
+        teleop = self._teleops.get(normalize_name(topic))
+        if teleop is None:
+            raise ValidationError(f"{topic} is not a command topic", "topic")
+        if is_zero(twist):
+            return teleop.drive(twist)  # a stop is never refused
+        if self._estop is not None:
+            raise EStopEngaged(
+                f"the e-stop is engaged (by {self._estop['by']}): clear it before driving"
+            )
+        who = Operator(user, client)
+        taken_from = self.lease.acquire(who)
+        if taken_from is not None:  # the lease had expired: nothing was moving for it
+            log.info("control: %s took the lease (was %s)", who, taken_from)
+        limits = VelocityLimits(
+            min(self.limits.max_linear, max_linear if max_linear is not None else 1e9),
+            min(self.limits.max_angular, max_angular if max_angular is not None else 1e9),
+        )
+        return teleop.drive(limits.clamp(twist))
+
+    def command(
+        self,
+        name: str,
+        speed: float = 1.0,
+        *,
+        user: str,
+        client: str = "",
+        max_linear: float | None = None,
+        max_angular: float | None = None,
+    ) -> Message:
+        """A teleop command (``forward``, ``back``, ``left``, ``right``, ``stop``) as a Twist."""
+        twist = self.teleop.twist_of(name, speed)
+        return self.drive(
+            self.topic, twist, user=user, client=client,
+            max_linear=max_linear, max_angular=max_angular,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        """A zero Twist on every command topic, now."""
+        for teleop in self._teleops.values():
+            teleop.stop()
+
+    def disconnected(self, user: str, client: str = "") -> None:
+        """The operator's connection is gone: if they hold the lease, the robot stops now."""
+        if self.lease.holds(Operator(user, client)) and self.moving:
+            log.info("control: %s disconnected while driving: stop", Operator(user, client))
+            self.stop()
+
+    # -- the lease ------------------------------------------------------------------------------
+
+    def acquire(self, *, user: str, client: str = "", force: bool = False) -> dict[str, Any]:
+        """Take the lease (``force``: from whoever holds it; the robot stops first)."""
+        who = Operator(user, client)
+        if force and not self.lease.holds(who) and self.lease.holder is not None:
+            self.stop()
+        taken_from = self.lease.acquire(who, force=force)
+        if taken_from is not None:
+            log.warning("control: %s took over from %s", who, taken_from)
+        return self.state()
+
+    def release(self, *, user: str, client: str = "", force: bool = False) -> bool:
+        """Give the lease back (the robot stops); False if ``user`` did not hold it."""
+        who = Operator(user, client)
+        holding = self.lease.holds(who)
+        if (holding or force) and self.moving:
+            self.stop()
+        return self.lease.release(who, force=force)
+
+    # -- the e-stop -----------------------------------------------------------------------------
+
+    def engage_estop(self, *, user: str) -> dict[str, Any]:
+        """Latch a stop: zero Twists now and repeatedly, motion refused until cleared."""
+        if self._estop is None:
+            self._estop = {"by": user, "since": round(time.time(), 3)}
+            log.warning("control: e-stop engaged by %s", user)
+        self.stop()
+        self._estop_wake.set()
+        return self.state()
+
+    def clear_estop(self, *, user: str) -> dict[str, Any]:
+        if self._estop is not None:
+            log.warning("control: e-stop cleared by %s", user)
+        self._estop = None
+        return self.state()
+
+    @property
+    def estopped(self) -> bool:
+        return self._estop is not None
+
+    def _repeat_stop(self) -> None:
+        while not self._closed:
+            if self._estop is None:
+                self._estop_wake.wait()
+                self._estop_wake.clear()
+                continue
+            try:
+                for teleop in self._teleops.values():
+                    self.graph.publish(teleop.topic, TWIST, self._zero)
+            except Exception:
+                log.exception("e-stop could not publish a stop")
+            time.sleep(1.0 / self.estop_rate if self.estop_rate > 0 else 0.1)
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def moving(self) -> bool:
+        return any(t.moving for t in self._teleops.values())
+
+    def state(self) -> dict[str, Any]:
+        """Who drives, the e-stop, whether the robot is being moved."""
+        return {
+            **self.lease.state(),
+            "ttl": self.lease.ttl,
+            "estop": dict(self._estop) if self._estop is not None else None,
+            "moving": self.moving,
+        }
+
+    def info(self) -> dict[str, Any]:
+        """The teleop settings clients need to drive."""
+        teleop = self.teleop
+        return {
+            "topic": self.topic,
+            "command_topics": self.command_topics,
+            "commands": list(COMMANDS),
+            "linear_speed": teleop.linear_speed,
+            "angular_speed": teleop.angular_speed,
+            "timeout": teleop.timeout,
+            "max_linear_speed": self.limits.max_linear,
+            "max_angular_speed": self.limits.max_angular,
+            "moving": self.moving,
+            "deadman_stops": sum(t.deadman_stops for t in self._teleops.values()),
+        }
+
+    def close(self) -> None:
+        """Stop the watchdogs (each moving topic gets a last stop) and the e-stop repeater."""
+        self._closed = True
+        self._estop_wake.set()
+        for teleop in self._teleops.values():
+            teleop.close()

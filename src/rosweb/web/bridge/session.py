@@ -1,0 +1,59 @@
+"""Opening a rosbridge session for a connection: who it is, what it may do (both transports)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from rosweb.errors import AuthError
+from rosweb.web.actions import Actor
+from rosweb.web.bridge.protocol import BridgeSession
+
+__all__ = ["open_session"]
+
+_numbers = itertools.count(1)
+
+
+def open_session(
+    state: Any,
+    *,
+    wake: Callable[[], None],
+    remote: str,
+    host: str,
+    authorization: str | None,
+    token: str | None,
+    cookie: str | None,
+    client: str | None,
+) -> BridgeSession:
+    """A session for a new WebSocket. Credentials (a bearer header, a ``token`` query parameter,
+    the login cookie) make it authenticated at once; without them it waits for an ``auth`` op.
+    Raises PermissionDenied for a connection the gate refuses outright (authentication off and
+    not from this machine)."""
+    gate = state.gate
+    number = next(_numbers)
+
+    def identify(token: str | None, authorization: str | None = None) -> Actor:
+        principal = gate.identify(
+            remote_addr=remote, host=host, authorization=authorization, token=token,
+            cookie=cookie if token is None and authorization is None else None, client=client,
+        )  # fmt: skip
+        return Actor(state, principal, remote, "ws")
+
+    try:
+        actor: Actor | None = identify(token, authorization)
+    except AuthError:
+        if authorization or token:
+            raise
+        actor = None  # may still authenticate with an auth op
+
+    def rate_limit(op: str) -> None:
+        who = session.actor
+        if who is not None:
+            gate.hit("ws", f"{who.principal.operator.key}#{number}")
+
+    session = BridgeSession(
+        state.graph, state.hub, wake=wake, executor=state.executor, actor=actor,
+        login=lambda t: identify(t), rate_limit=rate_limit, options=state.bridge_options,
+    )  # fmt: skip
+    return session

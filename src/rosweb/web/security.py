@@ -1,0 +1,429 @@
+"""The gate every request passes: who is asking, may they, not too often, not from elsewhere.
+
+One :class:`Gate` per app, used by the Flask side (a ``before_request`` hook on every route) and
+by the native Tornado handlers and the rosbridge sessions (they call it themselves), so there is
+one set of rules for every path:
+
+- **who**: a bearer token, a ``token`` query parameter (WebSocket, EventSource, ``<img>``), or a
+  logged-in session cookie; see :mod:`rosweb.web.auth`. With authentication off (no users), only
+  loopback clients asking for a loopback host name are served (DNS rebinding), unless
+  ``ROSWEB_INSECURE``.
+- **may they**: reads need ``viewer``, writes ``operator``, except where :data:`REQUIREMENTS`
+  says otherwise; names are then checked against the allow/deny lists by the views.
+- **from elsewhere**: a write whose ``Origin`` is neither the server's nor in
+  ``ROSWEB_CORS_ORIGINS`` is refused (cross-site requests), and a write authenticated by the
+  session cookie must carry the ``X-CSRF-Token`` header (Flask-WTF's token).
+- **not too often**: writes are rate limited per client (``ROSWEB_RATE_LIMIT``, with the
+  ``limits`` library), logins harder.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_cors import CORS
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf  # type: ignore[import-untyped]
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms.validators import ValidationError as CsrfInvalid  # type: ignore[import-untyped]
+
+from rosweb.errors import AuthError, ConfigError, PermissionDenied, RateLimited
+from rosweb.web.audit import Audit
+from rosweb.web.auth import ROLES, Auth, Principal
+from rosweb.web.errors import ApiError
+
+__all__ = [
+    "PUBLIC_ENDPOINTS",
+    "REQUIREMENTS",
+    "Gate",
+    "auth_blueprint",
+    "check_exposure",
+    "current_principal",
+    "init_security",
+    "is_loopback",
+    "tornado_guard",
+]
+
+log = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CLIENT_HEADER = "X-Rosweb-Client"
+CSRF_HEADER = "X-CSRF-Token"
+LOGIN_LIMIT = "10/minute"
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+#: endpoints anyone may reach: the login page, assets, the API's index and spec, and the
+#: WebSocket (its sessions authenticate themselves: a token, the cookie or an ``auth`` op)
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "rosweb_auth.login",
+        "rosweb_auth.login_form",
+        "rosweb_ui.static",
+        "static",
+        "rosweb_api.index",
+        "rosweb_api.openapi",
+        "rosweb_bridge",
+    }
+)
+
+#: endpoint -> method -> least role, where the rule (reads: viewer, writes: operator) differs
+REQUIREMENTS: dict[str, dict[str, str]] = {
+    "rosweb_api.estop_engage": {"POST": "viewer"},  # anyone authenticated may stop the robot
+    "rosweb_auth.logout": {"POST": "viewer"},
+}
+
+
+def required_role(endpoint: str, method: str) -> str | None:
+    """The least role for ``method`` on ``endpoint``; None if public."""
+    if endpoint in PUBLIC_ENDPOINTS:
+        return None
+    special = REQUIREMENTS.get(endpoint, {}).get(method)
+    if special is not None:
+        return special
+    return "viewer" if method in SAFE_METHODS else "operator"
+
+
+def is_loopback(host: str) -> bool:
+    """True for loopback addresses and ``localhost``."""
+    host = host.strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Mapping[str, Any]) -> None:
+    """Refuse to serve beyond loopback with authentication off (unless ``ROSWEB_INSECURE``)."""
+    host = settings["ROSWEB_HOST"]
+    if is_loopback(host) or settings["ROSWEB_USERS"] or settings["ROSWEB_INSECURE"]:
+        return
+    raise ConfigError(
+        f"refusing to serve on {host} without authentication: anyone on the network could drive "
+        "the robot. Add a user (rosweb user add NAME --role admin --config rosweb.toml, then "
+        "rosweb run --config rosweb.toml), or pass --insecure if this network is yours alone."
+    )
+
+
+def _hostname(host_header: str) -> str:
+    return urlsplit(f"//{host_header}").hostname or ""
+
+
+class Gate:
+    """Authentication, roles, origins and rate limits: one instance per app."""
+
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        *,
+        audit: Audit | None = None,
+        session_reader: Callable[[str], Mapping[str, Any] | None] | None = None,
+    ) -> None:
+        self.auth = Auth(settings)
+        self.policy = self.auth.policy
+        self.audit = audit or Audit()
+        self.insecure: bool = settings["ROSWEB_INSECURE"]
+        self.origins: list[str] = list(settings["ROSWEB_CORS_ORIGINS"])
+        self.session_reader = session_reader
+        self.cookie_name = "session"  # the login cookie (the app's SESSION_COOKIE_NAME)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limits: dict[str, RateLimitItem | None] = {
+            "rest": _limit(settings, "ROSWEB_RATE_LIMIT"),
+            "ws": _limit(settings, "ROSWEB_WS_RATE_LIMIT"),
+            "login": parse(LOGIN_LIMIT),
+        }
+
+    # -- who ------------------------------------------------------------------------------------
+
+    def identify(
+        self,
+        *,
+        remote_addr: str,
+        host: str,
+        authorization: str | None = None,
+        token: str | None = None,
+        cookie: str | None = None,
+        client: str | None = None,
+    ) -> Principal:
+        """The principal of a request; AuthError (401) or PermissionDenied (403) otherwise."""
+        if not self.auth.enabled and not self.insecure:
+            if not is_loopback(remote_addr):
+                raise PermissionDenied(
+                    "authentication is off, so only this machine may connect (add users)"
+                )
+            if not is_loopback(_hostname(host)):
+                raise PermissionDenied(
+                    f"authentication is off: host {host!r} is not a loopback name "
+                    "(DNS rebinding is refused)"
+                )
+        session_data = self.session_reader(cookie) if cookie and self.session_reader else None
+        session_user = session_data.get("user") if session_data else None
+        client_id = client if client and _CLIENT_ID.match(client) else ""
+        if not client_id and session_data and session_user:
+            client_id = str(session_data.get("sid", ""))
+        principal = self.auth.identify(
+            authorization=authorization, token=token, session_user=session_user, client=client_id
+        )
+        if principal is None:
+            raise AuthError(
+                "authentication required: log in, or send Authorization: Bearer <token>"
+                if not (authorization or token)
+                else "invalid or unknown token"
+            )
+        return principal
+
+    @staticmethod
+    def require(principal: Principal, role: str, what: str = "this") -> None:
+        if not principal.at_least(role):
+            raise PermissionDenied(f"{what} needs role {role} (you are {principal.role})")
+
+    # -- from elsewhere -------------------------------------------------------------------------
+
+    def origin_allowed(self, origin: str | None, host: str) -> bool:
+        """A request's Origin is the server's own, configured, or absent (not a browser)."""
+        if not origin:
+            return True
+        if "*" in self.origins or origin.rstrip("/") in self.origins:
+            return True
+        return urlsplit(origin).netloc.lower() == host.lower()
+
+    # -- not too often --------------------------------------------------------------------------
+
+    def hit(self, scope: str, key: str) -> None:
+        """Count one write of ``key`` in ``scope`` (rest, ws, login); RateLimited past the limit."""
+        item = self._limits[scope]
+        if item is not None and not self._limiter.hit(item, scope, key):
+            raise RateLimited(f"too many requests: at most {item} per client")
+
+    def identify_tornado(self, handler: Any) -> Principal:
+        """The principal of a native Tornado request (SSE, MJPEG): the same rules."""
+        request = handler.request
+        return self.identify(
+            remote_addr=request.remote_ip or "",
+            host=request.host,
+            authorization=request.headers.get("Authorization"),
+            token=handler.get_query_argument("token", None),
+            cookie=handler.get_cookie(self.cookie_name),
+            client=request.headers.get(CLIENT_HEADER) or handler.get_query_argument("client", None),
+        )
+
+    def who(self, principal: Principal, remote: str = "") -> dict[str, Any]:
+        """The audit log's description of a principal."""
+        return {**principal.describe(), "remote": remote}
+
+
+def _limit(settings: Mapping[str, Any], key: str) -> RateLimitItem | None:
+    text = settings[key].strip()
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except ValueError as err:
+        raise ConfigError(f"{key}: {err} (expected e.g. '100/second')") from None
+
+
+# -- Flask ----------------------------------------------------------------------------------------
+
+auth_blueprint = Blueprint("rosweb_auth", __name__)
+
+
+def current_principal() -> Principal:
+    """The principal of the current Flask request (set by the gate)."""
+    principal: Principal | None = g.get("rosweb_principal")
+    if principal is None:
+        raise AuthError("authentication required")
+    return principal
+
+
+def _gate() -> Gate:
+    gate: Gate = current_app.extensions["rosweb_gate"]
+    return gate
+
+
+def _wants_html() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and not request.path.startswith("/api/")
+
+
+def _before_request() -> BaseResponse | None:
+    gate = _gate()
+    endpoint = request.endpoint or ""
+    method = request.method
+    if method not in SAFE_METHODS and not gate.origin_allowed(
+        request.headers.get("Origin"), request.host
+    ):
+        raise PermissionDenied(f"cross-origin request from {request.headers['Origin']} refused")
+    role = required_role(endpoint, method) if request.url_rule is not None else "viewer"
+    if role is None or method == "OPTIONS":  # public, or a CORS preflight (carries no credentials)
+        return None
+    try:
+        principal = gate.identify(
+            remote_addr=request.remote_addr or "",
+            host=request.host,
+            authorization=request.headers.get("Authorization"),
+            token=request.args.get("token"),
+            cookie=request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]),
+            client=request.headers.get(CLIENT_HEADER),
+        )
+    except AuthError:
+        if _wants_html():
+            return redirect(url_for("rosweb_auth.login_form", next=request.full_path))
+        raise
+    gate.require(principal, role, f"{method} {request.path}")
+    if method not in SAFE_METHODS:
+        if principal.via == "session":
+            try:
+                validate_csrf(request.headers.get(CSRF_HEADER))
+            except (CsrfInvalid, CSRFError) as err:
+                raise PermissionDenied(
+                    f"CSRF check failed ({err}): send the {CSRF_HEADER} header "
+                    "(GET /api/whoami gives it)"
+                ) from None
+        key = principal.operator.key if principal.via != "open" else request.remote_addr
+        gate.hit("rest", key or "")
+    g.rosweb_principal = principal
+    return None
+
+
+@auth_blueprint.get("/login")
+def login_form() -> str:
+    return render_template("rosweb/login.html", next=_safe_next(request.args.get("next")))
+
+
+@auth_blueprint.post("/login")
+def login() -> BaseResponse | tuple[Response, int] | str:
+    gate = _gate()
+    gate.hit("login", request.remote_addr or "")
+    data = request.get_json(silent=True) if request.is_json else request.form
+    if not isinstance(data, Mapping):
+        raise ApiError(400, "bad_request", 'expects {"user": ..., "password": ...}')
+    user, password = data.get("user"), data.get("password")
+    if not isinstance(user, str) or not isinstance(password, str):
+        raise ApiError(400, "bad_request", "expects the fields user and password (strings)")
+    principal = gate.auth.login(user, password) if gate.auth.enabled else None
+    remote = request.remote_addr or ""
+    if principal is None:
+        gate.audit.record({"user": user, "remote": remote}, "login", "/login", "refused")
+        if not request.is_json:
+            page = render_template(
+                "rosweb/login.html", next=_safe_next(data.get("next")), error="wrong user name "
+                "or password" if gate.auth.enabled else "authentication is off",
+            )  # fmt: skip
+            return Response(page, status=401, mimetype="text/html")
+        raise AuthError("wrong user name or password")
+    session.clear()
+    session.permanent = True
+    session["user"] = principal.user
+    session["sid"] = secrets.token_urlsafe(12)
+    gate.audit.record(gate.who(principal, remote), "login", "/login")
+    if not request.is_json:
+        return redirect(_safe_next(data.get("next")))
+    return jsonify(user=principal.user, role=principal.role, csrf_token=generate_csrf())
+
+
+@auth_blueprint.post("/logout")
+def logout() -> BaseResponse:
+    session.clear()
+    if request.is_json or request.path.startswith("/api/"):
+        return jsonify(user=None)
+    return redirect(url_for("rosweb_auth.login_form"))
+
+
+@auth_blueprint.get("/api/whoami")
+def whoami() -> Response:
+    """Who the server thinks you are, and the CSRF token for cookie-authenticated writes."""
+    principal = current_principal()
+    gate = _gate()
+    return jsonify(
+        **principal.describe(),
+        auth=gate.auth.enabled,
+        roles=list(ROLES),
+        csrf_token=generate_csrf() if principal.via == "session" else None,
+    )
+
+
+def _safe_next(target: Any) -> str:
+    """Only a path on this server (never //other.host or a scheme): no open redirect."""
+    if isinstance(target, str) and target.startswith("/") and not target.startswith("//"):
+        return target.rstrip("?") or "/"
+    return "/"
+
+
+def init_security(app: Flask, settings: Mapping[str, Any], audit: Audit) -> Gate:
+    """Install the gate on ``app``: hook, login routes, CSRF, CORS, sessions, body limit."""
+    secret = settings["ROSWEB_SECRET_KEY"] or app.config.get("SECRET_KEY")
+    if not secret:
+        secret = secrets.token_hex(32)  # sessions end with the process; set one to keep them
+    app.config["SECRET_KEY"] = secret
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    if settings["ROSWEB_CERT"]:
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        seconds=settings["ROSWEB_SESSION_LIFETIME"]
+    )
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # valid for the session's life
+    app.config.setdefault("MAX_CONTENT_LENGTH", settings["ROSWEB_MAX_BODY"])
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    max_age = settings["ROSWEB_SESSION_LIFETIME"]
+
+    def read_session(cookie: str) -> Mapping[str, Any] | None:
+        try:
+            data = serializer.loads(cookie, max_age=max_age)
+        except Exception:  # forged, expired or from another key: no session
+            return None
+        return data if isinstance(data, Mapping) else None
+
+    gate = Gate(settings, audit=audit, session_reader=read_session)
+    gate.cookie_name = app.config["SESSION_COOKIE_NAME"]
+    app.extensions["rosweb_gate"] = gate
+    app.register_blueprint(auth_blueprint)
+    app.before_request(_before_request)
+    if gate.origins:
+        CORS(
+            app,
+            resources={r"/api/*": {"origins": gate.origins}},
+            allow_headers=["Authorization", "Content-Type", CLIENT_HEADER],
+            expose_headers=["Retry-After"],
+        )
+    return gate
+
+
+def tornado_guard(handler: Any, state: Any, kind: str, name: str) -> bool:
+    """For a native Tornado read (SSE, MJPEG): identify the caller, check the viewer role and the
+    name. Answers the error itself and returns False when refused."""
+    from rosweb.web.errors import error_of, tornado_error
+
+    gate: Gate = state.gate
+    try:
+        principal = gate.identify_tornado(handler)
+        gate.require(principal, "viewer", handler.request.path)
+        gate.policy.check(principal, kind, name)
+    except (AuthError, PermissionDenied) as err:
+        status, code, message, extra = error_of(err)
+        tornado_error(handler, status, code, message, **extra)
+        return False
+    return True

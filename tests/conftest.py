@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from helpers import Endpoint, LiveServer, RosMaster
+from rosweb.graph import Graph
 from rosweb.server import Server
 from rosweb.web import RosWeb, create_app
 from rosweb.web.native import tornado_handlers
@@ -48,6 +50,29 @@ def live_server() -> Iterator[LiveServer]:
     yield LiveServer(app, server)
     server.stop()
     RosWeb.close(app)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., LiveServer]]:
+    """``serve(settings=None, graph=None)``: the app with these settings, served by rosweb's
+    Tornado server on a free loopback port (stopped after the test)."""
+    started: list[LiveServer] = []
+
+    def start(settings: dict[str, Any] | None = None, graph: Graph | None = None) -> LiveServer:
+        app = create_app({"TESTING": True, **(settings or {})}, graph=graph)
+        server = Server(app, "127.0.0.1", 0, threads=16, handlers=tornado_handlers(app))
+        try:
+            server.start()
+        except BaseException:
+            RosWeb.close(app)
+            raise
+        started.append(LiveServer(app, server))
+        return started[-1]
+
+    yield start
+    for live in started:
+        live.server.stop()
+        RosWeb.close(live.app)
 
 
 ROS1_MISSING = (

@@ -49,7 +49,7 @@ def assert_error(
     assert error["code"]
     assert isinstance(error["message"], str)
     assert error["message"]
-    assert set(error) <= {"code", "message", "field"}, error
+    assert set(error) <= {"code", "message", "field", "holder"}, error
     if code is not None:
         assert error["code"] == code, error
     if field is not None:

@@ -44,6 +44,12 @@ def cli() -> None:
     type=int,
     help="Also serve the rosbridge protocol at ws://HOST:PORT/ (as rosbridge_server does).",
 )
+@click.option("--cert", type=click.Path(dir_okay=False, exists=True),
+              help="TLS certificate (PEM): serve HTTPS and WSS.")  # fmt: skip
+@click.option("--key", type=click.Path(dir_okay=False, exists=True),
+              help="TLS private key (PEM) of --cert.")  # fmt: skip
+@click.option("--insecure", is_flag=True, default=None,
+              help="Serve beyond loopback without authentication (your own network).")  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))  # fmt: skip
 def run(
@@ -53,6 +59,9 @@ def run(
     config_file: str | None,
     threads: int | None,
     rosbridge_port: int | None,
+    cert: str | None,
+    key: str | None,
+    insecure: bool | None,
     log_level: str,
 ) -> None:
     """Serve the robot's web API (Tornado in front of the Flask app)."""
@@ -65,8 +74,19 @@ def run(
         "ROSWEB_PORT": port,
         "ROSWEB_THREADS": threads,
         "ROSWEB_ROSBRIDGE_PORT": rosbridge_port,
+        "ROSWEB_CERT": cert,
+        "ROSWEB_KEY": key,
+        "ROSWEB_INSECURE": insecure,
     }
     settings = config.load({k: v for k, v in flags.items() if v is not None}, toml_file=config_file)
+    from rosweb.web.security import check_exposure
+
+    check_exposure(settings)  # no unauthenticated robot on the network
+    if bool(settings["ROSWEB_CERT"]) != bool(settings["ROSWEB_KEY"]):
+        raise CommandError("TLS needs both --cert and --key")
+    if settings["ROSWEB_INSECURE"] and not settings["ROSWEB_USERS"]:
+        click.echo("rosweb: WARNING: authentication is off (--insecure): anyone who can reach "
+                   f"{settings['ROSWEB_HOST']} can drive the robot", err=True)  # fmt: skip
     from rosweb.server import Server
     from rosweb.web import RosWeb, create_app
     from rosweb.web.native import rosbridge_handlers, tornado_handlers
@@ -76,10 +96,13 @@ def run(
 
     def ready(server: Server) -> None:
         click.echo(f"rosweb: serving at {server.url}  (Ctrl-C to stop)", err=True)
-        click.echo(f"rosweb: rosbridge protocol at ws://{server.host}:{server.port}"
+        ws = "wss" if server.tls else "ws"
+        click.echo(f"rosweb: rosbridge protocol at {ws}://{server.host}:{server.port}"
                    f"{settings['ROSWEB_BRIDGE_PATH']}", err=True)  # fmt: skip
         if bridge_port:
-            click.echo(f"rosweb: rosbridge protocol at ws://{server.host}:{bridge_port}/", err=True)
+            click.echo(
+                f"rosweb: rosbridge protocol at {ws}://{server.host}:{bridge_port}/", err=True
+            )
 
     server = Server(
         app,
@@ -89,6 +112,8 @@ def run(
         handlers=tornado_handlers(app),
         extra_ports={bridge_port: rosbridge_handlers(app)} if bridge_port else None,
         on_ready=ready,
+        certfile=settings["ROSWEB_CERT"] or None,
+        keyfile=settings["ROSWEB_KEY"] or None,
     )
     click.echo(f"rosweb {__version__}: robot {settings['ROSWEB_BACKEND']}", err=True)
     try:
@@ -120,6 +145,101 @@ def topics(url: str, verbose: bool) -> None:
     """List the topics of a running server, as `rostopic list`."""
     for item in _get(url, "/api/topics")["topics"]:
         click.echo(f"{item['name']} [{item['type']}]" if verbose else item["name"])
+
+
+@cli.group()
+def user() -> None:
+    """Manage the users of a config file (password hashes and API tokens)."""
+
+
+_CONFIG_OPTION = click.option(
+    "--config", "config_file", required=True, type=click.Path(dir_okay=False),
+    help="The TOML settings file to edit (created if missing).",
+)  # fmt: skip
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), default="viewer",
+              show_default=True, help="What the user may do.")  # fmt: skip
+@click.option("--password", help="The password (asked for when not given; '' for none).")
+@click.option("--token", "with_token", is_flag=True,
+              help="Also make an API token (printed once; only its hash is stored).")  # fmt: skip
+@_CONFIG_OPTION
+def user_add(
+    name: str, role: str, password: str | None, with_token: bool, config_file: str
+) -> None:
+    """Add a user (or update their role, password, tokens) in the config file."""
+    from rosweb.web.auth import hash_password, hash_token, new_token
+
+    if password is None:
+        password = click.prompt(
+            f"password for {name} (empty: token only)", hide_input=True,
+            confirmation_prompt=True, default="", show_default=False,
+        )  # fmt: skip
+    document = _read_toml(config_file)
+    users = document.setdefault("users", {})
+    entry = users.get(name) or {}
+    entry["role"] = role
+    if password:
+        entry["password"] = hash_password(password)
+    token = None
+    if with_token:
+        token = new_token()
+        tokens = list(entry.get("tokens", []))
+        tokens.append(hash_token(token))
+        entry["tokens"] = tokens
+    users[name] = entry
+    _write_toml(config_file, document)
+    click.echo(f"rosweb: user {name} ({role}) written to {config_file}", err=True)
+    if token is not None:
+        click.echo(token)  # on stdout alone, for scripts: TOKEN=$(rosweb user add ...)
+
+
+@user.command("list")
+@_CONFIG_OPTION
+def user_list(config_file: str) -> None:
+    """List the users of the config file with their roles."""
+    for name, entry in _read_toml(config_file).get("users", {}).items():
+        tokens = len(entry.get("tokens", []))
+        login = "password" if entry.get("password") else "no password"
+        click.echo(f"{name}\t{entry.get('role', 'viewer')}\t{login}, {tokens} token(s)")
+
+
+@user.command("remove")
+@click.argument("name")
+@_CONFIG_OPTION
+def user_remove(name: str, config_file: str) -> None:
+    """Remove a user (and their tokens) from the config file."""
+    document = _read_toml(config_file)
+    users = document.get("users", {})
+    if name not in users:
+        raise CommandError(f"no user {name!r} in {config_file}")
+    del users[name]
+    _write_toml(config_file, document)
+
+
+def _read_toml(path: str) -> Any:
+    import tomlkit
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return tomlkit.load(f)
+    except FileNotFoundError:
+        return tomlkit.document()
+    except (OSError, tomlkit.exceptions.TOMLKitError) as err:
+        raise CommandError(f"cannot read {path}: {err}") from err
+
+
+def _write_toml(path: str, document: Any) -> None:
+    import os
+
+    import tomlkit
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds secrets' hashes
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(tomlkit.dumps(document))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,8 @@ import tornado.netutil
 import tornado.web
 import tornado.wsgi
 from flask import Flask
+
+from rosweb.errors import ConfigError
 
 __all__ = ["Server"]
 
@@ -40,6 +43,8 @@ class Server:
         handlers: list[Any] | None = None,
         extra_ports: dict[int, list[Any]] | None = None,
         on_ready: Callable[[Server], None] | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -48,6 +53,13 @@ class Server:
         self.handlers = handlers or []
         self.extra_ports = extra_ports or {}
         self.on_ready = on_ready
+        self.ssl: ssl.SSLContext | None = None
+        if certfile:
+            self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            try:
+                self.ssl.load_cert_chain(certfile, keyfile)
+            except (OSError, ssl.SSLError) as err:
+                raise ConfigError(f"cannot load the TLS certificate {certfile}: {err}") from err
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -55,9 +67,13 @@ class Server:
         self._thread: threading.Thread | None = None
 
     @property
+    def tls(self) -> bool:
+        return self.ssl is not None
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     async def _serve(self, install_signals: bool) -> None:
         self._loop = asyncio.get_running_loop()
@@ -67,13 +83,15 @@ class Server:
         application = tornado.web.Application(
             [*self.handlers, (r".*", tornado.web.FallbackHandler, {"fallback": wsgi})]
         )
-        servers = [tornado.httpserver.HTTPServer(application, xheaders=False)]
+        servers = [tornado.httpserver.HTTPServer(application, xheaders=False, ssl_options=self.ssl)]
         try:
             sockets = tornado.netutil.bind_sockets(self.port, self.host, family=socket.AF_UNSPEC)
             servers[0].add_sockets(sockets)
             self.port = sockets[0].getsockname()[1]
             for port, handlers in self.extra_ports.items():
-                extra = tornado.httpserver.HTTPServer(tornado.web.Application(handlers))
+                extra = tornado.httpserver.HTTPServer(
+                    tornado.web.Application(handlers), ssl_options=self.ssl
+                )
                 extra.add_sockets(
                     tornado.netutil.bind_sockets(port, self.host, family=socket.AF_UNSPEC)
                 )

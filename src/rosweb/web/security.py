@@ -378,15 +378,17 @@ def init_security(app: Flask, settings: Mapping[str, Any], audit: Audit) -> Gate
     if not secret:
         secret = secrets.token_hex(32)  # sessions end with the process; set one to keep them
     app.config["SECRET_KEY"] = secret
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
     if settings["ROSWEB_CERT"]:
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         seconds=settings["ROSWEB_SESSION_LIFETIME"]
     )
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # valid for the session's life
-    app.config.setdefault("MAX_CONTENT_LENGTH", settings["ROSWEB_MAX_BODY"])
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = settings["ROSWEB_MAX_BODY"]
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     max_age = settings["ROSWEB_SESSION_LIFETIME"]
 

@@ -13,9 +13,19 @@
     │   ├── ServiceError         a service handler failed
     │   ├── ServiceTimeout       a service did not answer in time
     │   └── BackendUnavailable   the middleware is gone (master down, agent unreachable)
-    └── ControlError             teleop / safety refused a command
+    ├── ControlError             teleop / safety refused a command (409 control_refused: another
+    │                            operator holds the control lease)
+    ├── AuthError                no or bad credentials (401 unauthorized)
+    ├── PermissionDenied         credentials fine, action not allowed (403 forbidden)
+    ├── RateLimited              too many requests (429 rate_limited)
+    └── ClientError              the client side of the wire (rosweb.client)
+        ├── ClientConnectionError    the server cannot be reached, or the connection dropped
+        ├── ClientTimeout            no answer or no message within the time asked for
+        └── ServerError              an error answer the client has no better class for
 
-Foreign errors are wrapped at each layer boundary with ``raise ... from err``.
+Foreign errors are wrapped at each layer boundary with ``raise ... from err``. The client maps the
+server's error JSON back to these classes (:mod:`rosweb.client.errors`), so one ``except`` clause
+works the same in-process and over HTTP.
 """
 
 from __future__ import annotations
@@ -57,8 +67,8 @@ class GraphError(RosWebError):
 class NotFoundError(GraphError):
     """No such topic, service or parameter. ``kind`` says which."""
 
-    def __init__(self, kind: str, name: str) -> None:
-        super().__init__(f"no {kind} {name!r}")
+    def __init__(self, kind: str, name: str, message: str | None = None) -> None:
+        super().__init__(message or f"no {kind} {name!r}")
         self.kind = kind
         self.name = name
 
@@ -81,3 +91,44 @@ class BackendUnavailable(GraphError):
 
 class ControlError(RosWebError):
     """Teleop or safety refused a command."""
+
+
+class AuthError(RosWebError):
+    """No credentials, or credentials the server does not accept (HTTP 401, ``unauthorized``)."""
+
+
+class PermissionDenied(RosWebError):
+    """The credentials are valid but do not allow this action (HTTP 403, ``forbidden``)."""
+
+
+class RateLimited(RosWebError):
+    """Too many requests (HTTP 429, ``rate_limited``); ``retry_after`` in seconds if known."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ClientError(RosWebError):
+    """Something on the client's side of the wire (:mod:`rosweb.client`)."""
+
+
+class ClientConnectionError(ClientError):
+    """The server cannot be reached, or the connection to it was lost."""
+
+
+class ClientTimeout(ClientError):
+    """No answer, or no message, within the time asked for."""
+
+
+class ServerError(ClientError):
+    """An error answer with no better class (an internal error, an unknown code).
+
+    ``status`` is the HTTP status (``None`` for a rosbridge ``status`` message), ``code`` the
+    error code of the server's error JSON.
+    """
+
+    def __init__(self, message: str, status: int | None, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code

@@ -117,7 +117,12 @@ class AsyncClient:
 
     async def latest(self, topic: str, timeout: float | None = None) -> Message:
         envelope = await self.request(core.latest(topic, timeout))
-        result: Message = await self._decode(envelope["type"], envelope["msg"])
+        if not self._decoder.enabled:
+            raw: Message = envelope["msg"]
+            return raw
+        # the server may not know the type of a latched first message yet (then it sends "")
+        type_name = envelope["type"] or await self._topic_type(core.normalize(topic))
+        result: Message = await self._decode(type_name, envelope["msg"])
         return result
 
     async def publish(

@@ -153,7 +153,12 @@ class Client:
         """The latest message on ``topic``, waiting up to ``timeout`` s (server default 2 s) for
         a first one; NotFoundError if there is no such topic or no message."""
         envelope = self.request(core.latest(topic, timeout))
-        result: Message = self._decode(envelope["type"], envelope["msg"])
+        if not self._decoder.enabled:
+            raw: Message = envelope["msg"]
+            return raw
+        # the server may not know the type of a latched first message yet (then it sends "")
+        type_name = envelope["type"] or self._topic_type(core.normalize(topic))
+        result: Message = self._decode(type_name, envelope["msg"])
         return result
 
     def publish(

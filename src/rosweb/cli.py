@@ -11,14 +11,12 @@ import sys
 from typing import Any
 
 import click
-import requests
 
 from rosweb import __version__, config
+from rosweb.client.cli import register as register_client_commands
 from rosweb.errors import RosWebError
 
 __all__ = ["cli", "main"]
-
-DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 class CommandError(RosWebError):
@@ -125,26 +123,8 @@ def run(
     click.echo("rosweb: stopped", err=True)
 
 
-def _get(url: str, path: str) -> Any:
-    try:
-        response = requests.get(url.rstrip("/") + path, timeout=10)
-    except requests.RequestException as err:
-        raise CommandError(f"cannot reach rosweb at {url}: {type(err).__name__}") from err
-    body = response.json() if response.content else None
-    if response.status_code >= 400:
-        message = (body or {}).get("error", {}).get("message", response.reason)
-        raise CommandError(f"{path}: {message} (HTTP {response.status_code})")
-    return body
-
-
-@cli.command()
-@click.option("--url", "-u", default=DEFAULT_URL, show_default=True, envvar="ROSWEB_URL",
-              help="Base URL of a running rosweb server.")  # fmt: skip
-@click.option("--verbose", "-v", is_flag=True, help="Show types too (as `rostopic list -v`).")
-def topics(url: str, verbose: bool) -> None:
-    """List the topics of a running server, as `rostopic list`."""
-    for item in _get(url, "/api/topics")["topics"]:
-        click.echo(f"{item['name']} [{item['type']}]" if verbose else item["name"])
+# the commands against a running server: topics, echo, pub, call, param, teleop
+register_client_commands(cli)
 
 
 @cli.group()

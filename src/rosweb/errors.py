@@ -13,14 +13,21 @@
     │   ├── ServiceError         a service handler failed
     │   ├── ServiceTimeout       a service did not answer in time
     │   └── BackendUnavailable   the middleware is gone (master down, agent unreachable)
-    ├── ControlError             teleop / safety refused a command
-    │   ├── LeaseHeld            another operator holds the control lease
-    │   └── EStopEngaged         the emergency stop is latched
-    ├── AuthError                no valid credentials
-    ├── PermissionDenied         credentials, but a too-low role or a hidden name
-    └── RateLimited              too many requests from one client
+    ├── ControlError             teleop / safety refused a command (409)
+    │   ├── LeaseHeld            another operator holds the control lease (control_held)
+    │   └── EStopEngaged         the emergency stop is latched (estop_engaged)
+    ├── AuthError                no or bad credentials (401 unauthorized)
+    ├── PermissionDenied         credentials fine, action not allowed: a too-low role or a
+    │                            hidden name (403 forbidden)
+    ├── RateLimited              too many requests (429 rate_limited)
+    └── ClientError              the client side of the wire (rosweb.client)
+        ├── ClientConnectionError    the server cannot be reached, or the connection dropped
+        ├── ClientTimeout            no answer or no message within the time asked for
+        └── ServerError              an error answer the client has no better class for
 
-Foreign errors are wrapped at each layer boundary with ``raise ... from err``.
+Foreign errors are wrapped at each layer boundary with ``raise ... from err``. The client maps the
+server's error JSON back to these classes (:mod:`rosweb.client.errors`), so one ``except`` clause
+works the same in-process and over HTTP.
 """
 
 from __future__ import annotations
@@ -62,8 +69,8 @@ class GraphError(RosWebError):
 class NotFoundError(GraphError):
     """No such topic, service or parameter. ``kind`` says which."""
 
-    def __init__(self, kind: str, name: str) -> None:
-        super().__init__(f"no {kind} {name!r}")
+    def __init__(self, kind: str, name: str, message: str | None = None) -> None:
+        super().__init__(message or f"no {kind} {name!r}")
         self.kind = kind
         self.name = name
 
@@ -101,12 +108,41 @@ class EStopEngaged(ControlError):
 
 
 class AuthError(RosWebError):
-    """No valid credentials (HTTP 401)."""
+    """No credentials, or credentials the server does not accept (HTTP 401, ``unauthorized``)."""
 
 
 class PermissionDenied(RosWebError):
-    """Valid credentials, but not allowed to do this (HTTP 403)."""
+    """The credentials are valid but do not allow this action (HTTP 403, ``forbidden``)."""
 
 
 class RateLimited(RosWebError):
-    """Too many requests from one client (HTTP 429)."""
+    """Too many requests (HTTP 429, ``rate_limited``); ``retry_after`` in seconds if known."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ClientError(RosWebError):
+    """Something on the client's side of the wire (:mod:`rosweb.client`)."""
+
+
+class ClientConnectionError(ClientError):
+    """The server cannot be reached, or the connection to it was lost."""
+
+
+class ClientTimeout(ClientError):
+    """No answer, or no message, within the time asked for."""
+
+
+class ServerError(ClientError):
+    """An error answer with no better class (an internal error, an unknown code).
+
+    ``status`` is the HTTP status (``None`` for a rosbridge ``status`` message), ``code`` the
+    error code of the server's error JSON.
+    """
+
+    def __init__(self, message: str, status: int | None, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code

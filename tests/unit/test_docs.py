@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
 from flask import Flask
 
 from rosweb import config
@@ -23,9 +24,27 @@ def test_every_setting_is_documented() -> None:
         assert f"`{key}`" in README, key
 
 
+def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((f"{prefix} {name}", command))
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, f"{prefix} {name}"))
+    return found
+
+
 def test_every_cli_command_is_documented() -> None:
     for name in cli.commands:
         assert f"`rosweb {name}" in README, name
+
+
+def test_every_cli_subcommand_and_option_is_documented() -> None:
+    for path, command in _commands(cli, "rosweb"):
+        assert f"`{path}" in README, path
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                longest = max(param.opts, key=len)
+                assert re.search(rf"{re.escape(longest)}\b", README), f"{path} {longest}"
 
 
 def test_every_rest_route_is_in_the_readme_table(app: Flask) -> None:

@@ -1,0 +1,287 @@
+"""The client's requests and answers, with no I/O: shared by :class:`Client` and
+:class:`AsyncClient`.
+
+Each REST call is a :class:`Request` (method, path, query, JSON body, what a 404 means) built by
+one function here; :func:`answer` turns the status and body of the response into the parsed JSON
+or raises the :mod:`rosweb.errors` class of the server's error code. The rosbridge ops the client
+sends are built here too.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rosweb.errors import (
+    AuthError,
+    BackendUnavailable,
+    ControlError,
+    EStopEngaged,
+    LeaseHeld,
+    NotFoundError,
+    PermissionDenied,
+    RateLimited,
+    RosWebError,
+    ServerError,
+    ServiceError,
+    ServiceTimeout,
+    TypeMismatchError,
+    UnknownTypeError,
+    ValidationError,
+)
+from rosweb.messages.convert import to_json
+
+__all__ = [
+    "COMMANDS",
+    "Request",
+    "answer",
+    "error_from",
+    "normalize",
+    "subscribe_op",
+    "unsubscribe_op",
+    "ws_url",
+]
+
+#: teleop commands of ``POST /api/teleop``
+COMMANDS = ("forward", "back", "left", "right", "stop")
+
+
+def normalize(name: str) -> str:
+    """A ROS name with its leading slash: ``odom`` -> ``/odom``."""
+    return "/" + name.strip().lstrip("/")
+
+
+def _path(prefix: str, name: str) -> str:
+    """``/api/topics`` + ``/camera/image_raw`` -> ``/api/topics/camera/image_raw`` (quoted)."""
+    return f"{prefix}/{urllib.parse.quote(name.strip().lstrip('/'), safe='/~')}"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One REST call: what to send, and how to read a 404."""
+
+    method: str
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    body: str | None = None  # JSON text
+    kind: str = "resource"  # a 404 is "no <kind> <name>"
+    name: str = ""
+    wait: float = 0.0  # seconds the server may take on purpose (added to the HTTP timeout)
+    results: frozenset[int] = frozenset()  # error statuses whose body is a result (health's 503)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json"} if self.body is not None else {}
+
+
+# -- the calls ------------------------------------------------------------------------------------
+
+
+def topics() -> Request:
+    return Request("GET", "/api/topics")
+
+
+def latest(topic: str, timeout: float | None) -> Request:
+    params = {} if timeout is None else {"timeout": f"{timeout:g}"}
+    wait = 2.0 if timeout is None else timeout
+    return Request("GET", _path("/api/topics", topic), params, kind="topic", name=topic, wait=wait)
+
+
+def publish(topic: str, msg: Any, type_name: str | None, latch: bool) -> Request:
+    params = {"type": type_name} if type_name else {}
+    if latch:
+        params["latch"] = "true"
+    return Request(
+        "POST", _path("/api/topics", topic), params, to_json(msg), kind="topic", name=topic
+    )
+
+
+def services() -> Request:
+    return Request("GET", "/api/services")
+
+
+def service_info(service: str) -> Request:
+    return Request("GET", _path("/api/services", service), kind="service", name=service)
+
+
+def call(service: str, request: Any, timeout: float | None) -> Request:
+    params = {} if timeout is None else {"timeout": f"{timeout:g}"}
+    return Request(
+        "POST",
+        _path("/api/services", service),
+        params,
+        to_json(request if request is not None else {}),
+        kind="service",
+        name=service,
+        wait=10.0 if timeout is None else timeout,
+    )
+
+
+def params() -> Request:
+    return Request("GET", "/api/params")
+
+
+def get_param(name: str) -> Request:
+    return Request("GET", _path("/api/params", name), kind="param", name=name)
+
+
+def set_param(name: str, value: Any) -> Request:
+    return Request("PUT", _path("/api/params", name), body=to_json(value), kind="param", name=name)
+
+
+def delete_param(name: str) -> Request:
+    return Request("DELETE", _path("/api/params", name), kind="param", name=name)
+
+
+def types() -> Request:
+    return Request("GET", "/api/types")
+
+
+def schema(type_name: str) -> Request:
+    return Request("GET", _path("/api/types", type_name), kind="type", name=type_name)
+
+
+def teleop_info() -> Request:
+    return Request("GET", "/api/teleop")
+
+
+def teleop(command: str, speed: float) -> Request:
+    return Request("POST", "/api/teleop", body=to_json({"command": command, "speed": speed}))
+
+
+def nodes() -> Request:
+    return Request("GET", "/api/nodes")
+
+
+def health() -> Request:
+    return Request("GET", "/api/health", results=frozenset({503}))
+
+
+# -- answers --------------------------------------------------------------------------------------
+
+
+def answer(request: Request, status: int, content: bytes, headers: Mapping[str, str]) -> Any:
+    """The parsed JSON of a response, or the error it stands for, raised."""
+    try:
+        body = json.loads(content) if content.strip() else None
+    except ValueError:
+        body = None
+        if status < 400:
+            raise ServerError(
+                f"{request.method} {request.path}: the answer is not JSON", status, "bad_answer"
+            ) from None
+    if status < 400 or status in request.results:
+        return body
+    raise error_from(request, status, body, headers)
+
+
+def _error_fields(body: Any, status: int) -> tuple[str, str, str | None]:
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", f"HTTP {status}", None
+    code = error.get("code")
+    message = error.get("message")
+    field_path = error.get("field")
+    return (
+        code if isinstance(code, str) else "",
+        message if isinstance(message, str) and message else f"HTTP {status}",
+        field_path if isinstance(field_path, str) else None,
+    )
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    try:
+        return float(headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+#: a code the server may send -> the class it maps back to (see rosweb.web.errors)
+_BY_CODE: dict[str, type[RosWebError]] = {
+    "not_found": NotFoundError,
+    "no_message": NotFoundError,
+    "unknown_type": UnknownTypeError,
+    "validation_error": ValidationError,
+    "bad_json": ValidationError,
+    "bad_name": ValidationError,
+    "bad_parameter": ValidationError,
+    "type_mismatch": TypeMismatchError,
+    "service_timeout": ServiceTimeout,
+    "service_failed": ServiceError,
+    "backend_unavailable": BackendUnavailable,
+    "control_refused": ControlError,
+    "control_held": LeaseHeld,
+    "estop_engaged": EStopEngaged,
+    "unauthorized": AuthError,
+    "forbidden": PermissionDenied,
+    "rate_limited": RateLimited,
+}
+
+#: when the code is unknown: by HTTP status
+_BY_STATUS: dict[int, type[RosWebError]] = {
+    401: AuthError,
+    403: PermissionDenied,
+    404: NotFoundError,
+    422: ValidationError,
+    429: RateLimited,
+    502: ServiceError,
+    503: BackendUnavailable,
+    504: ServiceTimeout,
+}
+
+
+def error_from(request: Request, status: int, body: Any, headers: Mapping[str, str]) -> RosWebError:
+    """The exception of an error answer, from its code (or status), with the server's message."""
+    code, message, field_path = _error_fields(body, status)
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
+    if cls is None:
+        return ServerError(message, status, code or f"http_{status}")
+    if issubclass(cls, NotFoundError):
+        return cls(request.kind, request.name, message)
+    if issubclass(cls, ValidationError):
+        return cls(message, field_path)
+    if issubclass(cls, RateLimited):
+        return cls(message, _retry_after(headers))
+    if issubclass(cls, LeaseHeld):
+        holder = body.get("error", {}).get("holder", "") if isinstance(body, dict) else ""
+        return cls(message, str(holder))
+    if issubclass(cls, UnknownTypeError):
+        err = cls(request.name)
+        err.args = (message,)
+        return err
+    return cls(message)
+
+
+# -- rosbridge ------------------------------------------------------------------------------------
+
+
+def ws_url(base: str, token: str | None, path: str = "/ws") -> str:
+    """``http://host:8080`` -> ``ws://host:8080/ws?token=...`` (``https`` -> ``wss``)."""
+    parts = urllib.parse.urlsplit(base)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    query = urllib.parse.urlencode({"token": token}) if token else ""
+    return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, query, ""))
+
+
+def subscribe_op(
+    sid: str,
+    topic: str,
+    type_name: str | None,
+    throttle_rate: float,
+    queue_length: int | None,
+) -> str:
+    op: dict[str, Any] = {"op": "subscribe", "id": sid, "topic": topic}
+    if type_name:
+        op["type"] = type_name
+    if throttle_rate:
+        op["throttle_rate"] = throttle_rate
+    if queue_length is not None:
+        op["queue_length"] = queue_length
+    return json.dumps(op)
+
+
+def unsubscribe_op(sid: str, topic: str) -> str:
+    return json.dumps({"op": "unsubscribe", "id": sid, "topic": topic})

@@ -40,6 +40,7 @@ class Server:
         handlers: list[Any] | None = None,
         extra_ports: dict[int, list[Any]] | None = None,
         on_ready: Callable[[Server], None] | None = None,
+        sockets: dict[int, list[socket.socket]] | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -48,6 +49,8 @@ class Server:
         self.handlers = handlers or []
         self.extra_ports = extra_ports or {}
         self.on_ready = on_ready
+        #: sockets already bound, by port (the workers of ``rosweb run --workers`` share them)
+        self.sockets = sockets or {}
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -69,14 +72,12 @@ class Server:
         )
         servers = [tornado.httpserver.HTTPServer(application, xheaders=False)]
         try:
-            sockets = tornado.netutil.bind_sockets(self.port, self.host, family=socket.AF_UNSPEC)
+            sockets = self._listen(self.port)
             servers[0].add_sockets(sockets)
             self.port = sockets[0].getsockname()[1]
             for port, handlers in self.extra_ports.items():
                 extra = tornado.httpserver.HTTPServer(tornado.web.Application(handlers))
-                extra.add_sockets(
-                    tornado.netutil.bind_sockets(port, self.host, family=socket.AF_UNSPEC)
-                )
+                extra.add_sockets(self._listen(port))
                 servers.append(extra)
             if install_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
@@ -99,6 +100,11 @@ class Server:
             for server in servers:
                 await server.close_all_connections()
             executor.shutdown(wait=False, cancel_futures=True)
+
+    def _listen(self, port: int) -> list[socket.socket]:
+        return self.sockets.get(port) or tornado.netutil.bind_sockets(
+            port, self.host, family=socket.AF_UNSPEC
+        )
 
     def serve_forever(self) -> None:
         """Serve in this thread until SIGINT or SIGTERM."""

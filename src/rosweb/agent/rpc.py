@@ -290,6 +290,10 @@ class RpcServer:
         args, kwargs = request.get("args") or [], request.get("kwargs") or {}
         if name == "_rpc":
             return self._builtin(peer, method)
+        with self._lock:
+            known = peer in self._peers
+        if not known:  # a client of an agent that restarted: it must say hello again first
+            raise BackendUnavailable("the agent has no session with this worker (restarted?)")
         served = self._objects.get(name)
         if served is None:
             raise GraphError(f"the agent serves no object {name!r}")
@@ -348,6 +352,9 @@ class RpcServer:
         self._sock.close()
         self._ctx.term()
         self._waker.close()
+        if self.address.startswith("ipc://"):
+            with contextlib.suppress(OSError):
+                os.unlink(self.address[len("ipc://") :])
 
 
 class Proxy:

@@ -56,6 +56,8 @@ __all__ = ["Proxy", "RpcClient", "RpcServer", "current_peer"]
 log = logging.getLogger(__name__)
 
 HEARTBEAT = 0.25  # seconds between a client's pings
+DATA_QUEUE = 10000  # stream frames the server holds for its sockets; past that, oldest dropped
+FLUSH_BATCH = 2000  # stream frames sent per turn of the server's loop
 DEAD_AFTER = 1.5  # seconds of silence after which a client holds the server for gone
 SESSION_TIMEOUT = 3.0  # seconds of silence after which the server forgets a client
 DEFAULT_TIMEOUT = 10.0  # seconds a call waits for its reply unless told
@@ -133,7 +135,11 @@ class RpcServer:
             raise ConfigError(f"the agent cannot listen on {self.address}: {err}") from err
         if self.address.startswith("ipc://"):
             os.chmod(self.address[len("ipc://") :], 0o600)  # this user's processes only
+        # replies, pongs and calls go first, never behind the stream
         self._out: collections.deque[list[bytes]] = collections.deque()
+        self._data: collections.deque[list[bytes]] = collections.deque(maxlen=DATA_QUEUE)
+        #: stream frames dropped (the queue was full: workers did not keep up)
+        self.data_dropped = 0
         self._waker = _Waker()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="rosweb-agent-call")
         self._lock = threading.Lock()
@@ -174,7 +180,10 @@ class RpcServer:
         """A stream item to each of ``peers`` (never blocks; a slow peer loses items)."""
         if not peers:
             return
-        self._out.extend([peer, b"data", key, payload] for peer in peers)
+        overflow = len(self._data) + len(peers) - DATA_QUEUE
+        if overflow > 0:
+            self.data_dropped += overflow
+        self._data.extend([peer, b"data", key, payload] for peer in peers)
         self._waker.wake()
 
     def call_peer(self, peer: bytes, fn: str, args: list[Any], timeout: float) -> Any:
@@ -207,7 +216,8 @@ class RpcServer:
         last_sweep = time.monotonic()
         while not self._closed.is_set():
             try:
-                events = dict(poller.poll(int(HEARTBEAT * 1000)))
+                busy = bool(self._out or self._data)
+                events = dict(poller.poll(0 if busy else int(HEARTBEAT * 1000)))
                 if self._sock in events:
                     self._receive()
                 if self._waker.fileno() in events:
@@ -224,11 +234,20 @@ class RpcServer:
                 log.exception("agent I/O failed")
 
     def _flush(self) -> None:
+        """Every control frame, then up to FLUSH_BATCH stream frames (then poll again)."""
         while self._out:
-            frames = self._out.popleft()
-            # zmq.Again: that client's queue is full: drop, as a PUB socket would
-            with contextlib.suppress(zmq.Again):
-                self._sock.send_multipart(frames, zmq.NOBLOCK, copy=len(frames[-1]) < 65536)
+            self._send_now(self._out.popleft())
+        for _ in range(FLUSH_BATCH):
+            if not self._data:
+                return
+            self._send_now(self._data.popleft())
+            if self._out:
+                return
+
+    def _send_now(self, frames: list[bytes]) -> None:
+        # zmq.Again: that client's queue is full: drop, as a PUB socket would
+        with contextlib.suppress(zmq.Again):
+            self._sock.send_multipart(frames, zmq.NOBLOCK, copy=len(frames[-1]) < 65536)
 
     def _receive(self) -> None:
         for _ in range(1000):  # then let the outgoing side have a turn

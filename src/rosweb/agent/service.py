@@ -221,6 +221,7 @@ class GraphService:
             "workers": len(self._server.peers()),
             "subscriptions": feeds,  # topic -> workers subscribed
             "encode_errors": self.encode_errors,
+            "dropped": self._server.data_dropped,  # messages workers did not keep up with
         }
         return report
 

@@ -8,6 +8,16 @@ or falls silent (:meth:`GraphService.peer_gone`).
 
 A worker names its subscriptions, publishers and services itself (``hid``, an int unique in that
 worker), so after a reconnection it restores them under the same names.
+
+Topic data goes to each worker over the same connection as the replies (ROUTER, addressed per
+worker), not a PUB socket: a PUB subscription reaches the agent asynchronously, so a latched
+message the backend replays at once could be sent before the worker's filter is there and be
+lost; on one connection the reply and the first messages keep their order. The cost is one send
+per worker per message (the payload is encoded once), measured in bench/bench_agent.py.
+
+Latched messages: a new backend subscription replays them (sim, ROS 1). A second worker joining
+a topic already subscribed gets the last message published *latched through the agent* again;
+one latched by an outside ROS node (map_server) reaches it only with the next message.
 """
 
 from __future__ import annotations

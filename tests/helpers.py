@@ -140,3 +140,56 @@ class Inbox:
     def __len__(self) -> int:
         with self._lock:
             return len(self.items)
+
+
+class AgentProcess:
+    """``rosweb agent`` in a subprocess of its own session, serving ``backend`` on an ipc://
+    socket in ``directory``."""
+
+    def __init__(self, backend: str, directory: Any, name: str = "agent") -> None:
+        import sys
+        from pathlib import Path
+
+        self.backend = backend
+        self.path = Path(directory) / f"{name}.sock"
+        self.address = f"ipc://{self.path}"
+        self.url = f"agent://{self.address}"
+        self.executable = str(Path(sys.executable).parent / "rosweb")
+        self.proc: Any = None
+
+    def start(self) -> AgentProcess:
+        import os
+        import subprocess
+
+        if self.path.exists():
+            self.path.unlink()  # a killed agent leaves its socket file
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ROSWEB_")}
+        self.proc = subprocess.Popen(
+            [self.executable, "agent", "--backend", self.backend, "--listen", self.address],
+            env=env | {"PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        wait_for(lambda: self.path.exists() or self.proc.poll() is not None, timeout=30)
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the agent exited: {self.proc.communicate()[1]}")
+        return self
+
+    def kill(self) -> None:
+        import os
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.communicate()
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager would; returns the exit code."""
+        import signal
+
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.communicate(timeout=20)
+        return int(self.proc.returncode)

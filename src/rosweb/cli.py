@@ -48,6 +48,11 @@ def cli() -> None:
               help="TLS private key (PEM) of --cert.")  # fmt: skip
 @click.option("--insecure", is_flag=True, default=None,
               help="Serve beyond loopback without authentication (your own network).")  # fmt: skip
+@click.option(
+    "--workers",
+    type=int,
+    help="Web worker processes sharing one agent with the node (default 1: no agent).",
+)
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))  # fmt: skip
 def run(
@@ -60,6 +65,7 @@ def run(
     cert: str | None,
     key: str | None,
     insecure: bool | None,
+    workers: int | None,
     log_level: str,
 ) -> None:
     """Serve the robot's web API (Tornado in front of the Flask app)."""
@@ -85,6 +91,14 @@ def run(
     if settings["ROSWEB_INSECURE"] and not settings["ROSWEB_USERS"]:
         click.echo("rosweb: WARNING: authentication is off (--insecure): anyone who can reach "
                    f"{settings['ROSWEB_HOST']} can drive the robot", err=True)  # fmt: skip
+    if settings["ROSWEB_WORKERS"] > 1:
+        from rosweb.workers import run_workers
+
+        click.echo(f"rosweb {__version__}: robot {settings['ROSWEB_BACKEND']}", err=True)
+        run_workers(settings, settings["ROSWEB_WORKERS"], log_level=log_level,
+                    echo=lambda line: click.echo(line, err=True))  # fmt: skip
+        click.echo("rosweb: stopped", err=True)
+        return
     from rosweb.server import Server
     from rosweb.web import RosWeb, create_app
     from rosweb.web.native import rosbridge_handlers, tornado_handlers
@@ -197,6 +211,32 @@ def user_remove(name: str, config_file: str) -> None:
         raise CommandError(f"no user {name!r} in {config_file}")
     del users[name]
     _write_toml(config_file, document)
+
+
+@cli.command()
+@click.option("--backend", "-b", help="Middleware URL: sim:// (default), ros1://...")
+@click.option("--listen", "-l", required=True,
+              help="Address to serve workers on: ipc://PATH or tcp://127.0.0.1:PORT.")  # fmt: skip
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="TOML settings file."
+)
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))  # fmt: skip
+def agent(backend: str | None, listen: str, config_file: str | None, log_level: str) -> None:
+    """Run the robot node alone, for web workers using ROSWEB_BACKEND=agent://ADDRESS."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    flags = {"ROSWEB_BACKEND": backend} if backend else {}
+    settings = config.load(flags, toml_file=config_file)
+    from rosweb.agent.agent import serve_forever
+
+    def ready(node: Any) -> None:
+        click.echo(f"rosweb agent: serving {settings['ROSWEB_BACKEND']} at {node.address}  "
+                   f"(workers: ROSWEB_BACKEND=agent://{node.address})", err=True)  # fmt: skip
+
+    serve_forever(settings, listen, on_ready=ready)
+    click.echo("rosweb agent: stopped", err=True)
 
 
 def _read_toml(path: str) -> Any:

@@ -45,6 +45,7 @@ class Server:
         on_ready: Callable[[Server], None] | None = None,
         certfile: str | None = None,
         keyfile: str | None = None,
+        sockets: dict[int, list[socket.socket]] | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -60,6 +61,8 @@ class Server:
                 self.ssl.load_cert_chain(certfile, keyfile)
             except (OSError, ssl.SSLError) as err:
                 raise ConfigError(f"cannot load the TLS certificate {certfile}: {err}") from err
+        #: sockets already bound, by port (the workers of ``rosweb run --workers`` share them)
+        self.sockets = sockets or {}
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -85,16 +88,14 @@ class Server:
         )
         servers = [tornado.httpserver.HTTPServer(application, xheaders=False, ssl_options=self.ssl)]
         try:
-            sockets = tornado.netutil.bind_sockets(self.port, self.host, family=socket.AF_UNSPEC)
+            sockets = self._listen(self.port)
             servers[0].add_sockets(sockets)
             self.port = sockets[0].getsockname()[1]
             for port, handlers in self.extra_ports.items():
                 extra = tornado.httpserver.HTTPServer(
                     tornado.web.Application(handlers), ssl_options=self.ssl
                 )
-                extra.add_sockets(
-                    tornado.netutil.bind_sockets(port, self.host, family=socket.AF_UNSPEC)
-                )
+                extra.add_sockets(self._listen(port))
                 servers.append(extra)
             if install_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
@@ -117,6 +118,11 @@ class Server:
             for server in servers:
                 await server.close_all_connections()
             executor.shutdown(wait=False, cancel_futures=True)
+
+    def _listen(self, port: int) -> list[socket.socket]:
+        return self.sockets.get(port) or tornado.netutil.bind_sockets(
+            port, self.host, family=socket.AF_UNSPEC
+        )
 
     def serve_forever(self) -> None:
         """Serve in this thread until SIGINT or SIGTERM."""

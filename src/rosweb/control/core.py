@@ -13,7 +13,8 @@ time); the e-stop latch; the velocity limits. A motion on a command topic, whate
 A stop (zero Twist) is never refused: anyone may stop the robot.
 
 Its methods take plain values (names, numbers, dicts), so the same object can be served to
-several web workers from the agent process.
+several web workers from the agent process (:data:`REMOTE_METHODS`): with ``rosweb run
+--workers N`` the lease, the e-stop and the deadman live in the agent, one for all workers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rosweb.control.lease import Lease, Operator
@@ -30,7 +31,15 @@ from rosweb.errors import EStopEngaged, ValidationError
 from rosweb.graph import Graph, normalize_name
 from rosweb.messages import Message, default
 
-__all__ = ["Control"]
+__all__ = ["REMOTE_METHODS", "Control"]
+
+#: what web workers call on the agent's Control (the web side uses nothing else)
+REMOTE_METHODS = frozenset(
+    {
+        "is_command_topic", "drive", "command", "stop", "disconnected", "acquire", "release",
+        "engage_estop", "clear_estop", "state", "info",
+    }
+)  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +84,24 @@ class Control:
             target=self._repeat_stop, name="rosweb-estop", daemon=True
         )
         self._estop_thread.start()
+
+    @classmethod
+    def from_settings(cls, graph: Graph, settings: Mapping[str, Any]) -> Control:
+        """The robot's control from ``ROSWEB_*`` settings (defaults for those missing)."""
+        from rosweb import config
+
+        cfg = {**config.DEFAULTS, **settings}
+        return cls(
+            graph,
+            topic=cfg["ROSWEB_TELEOP_TOPIC"],
+            command_topics=cfg["ROSWEB_COMMAND_TOPICS"],
+            linear_speed=cfg["ROSWEB_TELEOP_LINEAR_SPEED"],
+            angular_speed=cfg["ROSWEB_TELEOP_ANGULAR_SPEED"],
+            timeout=cfg["ROSWEB_TELEOP_TIMEOUT"],
+            limits=VelocityLimits(cfg["ROSWEB_MAX_LINEAR_SPEED"], cfg["ROSWEB_MAX_ANGULAR_SPEED"]),
+            lease_ttl=cfg["ROSWEB_CONTROL_TTL"],
+            estop_rate=cfg["ROSWEB_ESTOP_RATE"],
+        )
 
     # -- what the web asks ----------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The robot side: the :class:`Graph` interface and its backends, chosen by URL.
 
 ``sim://`` (default) is the embedded simulated robot; ``ros1://`` joins a ROS 1 master through
-rospy. More schemes register themselves in :data:`BACKENDS`.
+rospy; ``agent://ADDRESS`` talks to the node of an agent process (``rosweb agent``).
+More schemes register themselves in :data:`BACKENDS`.
 """
 
 from __future__ import annotations
@@ -37,13 +38,19 @@ def _ros1(url: str) -> Graph:
     return Ros1Graph(url)
 
 
+def _agent(url: str) -> Graph:
+    from rosweb.agent import AgentGraph
+
+    return AgentGraph(url)
+
+
 #: URL scheme -> factory. Backends import lazily so a missing optional dependency (rospy)
 #: only matters when its scheme is asked for.
-BACKENDS: dict[str, Callable[[str], Graph]] = {"sim": _sim, "ros1": _ros1}
+BACKENDS: dict[str, Callable[[str], Graph]] = {"sim": _sim, "ros1": _ros1, "agent": _agent}
 
 
 def connect(url: str = "sim://") -> Graph:
-    """Make the backend a URL names: ``sim://``, later ``ros1://``, ``agent://...``."""
+    """Make the backend a URL names: ``sim://``, ``ros1://``, ``agent://ADDRESS``."""
     scheme = urlsplit(url).scheme
     factory = BACKENDS.get(scheme)
     if factory is None:

@@ -160,6 +160,22 @@ class Graph(ABC):
         """A JSON-able report; ``ok`` is False when the middleware is unreachable."""
         return {"ok": True}
 
+    def known_type(self, name: str) -> bool:
+        """Whether ``name`` is a message or service type of :attr:`types`, after adding it there
+        if the middleware can (ROS 1 loads installed message packages)."""
+        return self.types.has_message(name) or self.types.has_service(name)
+
+    def shared_state(self, name: str) -> object | None:
+        """State that every process serving this robot must share, or None to keep your own.
+
+        The hook for what cannot live in each web worker: e.g. ``"control"`` (the control lease,
+        the teleop deadman, the e-stop). An in-process graph returns None: the caller makes the
+        object itself, in this process. ``agent://`` returns a proxy to the object the agent
+        serves under ``name`` (its methods run in the agent, see :mod:`rosweb.agent`), or None
+        if the agent serves no such object.
+        """
+        return None
+
     # -- lifetime -------------------------------------------------------------------------------
 
     @abstractmethod

@@ -126,7 +126,7 @@ class Actor:
     def command(self, name: str, speed: float) -> Message:
         """A teleop command (forward, back, left, right, stop)."""
         control = self.state.control
-        self.write("topic", control.topic)
+        self.write("topic", control.info()["topic"])
         max_linear, max_angular = self.policy.limits(self.principal)
         try:
             sent: Message = control.command(

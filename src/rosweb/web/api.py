@@ -280,9 +280,9 @@ def teleop_command() -> Response:
     if "command" not in body:
         raise ValidationError(f"missing, expected one of {list(COMMANDS)}", "command")
     twist = actor.command(body["command"], body.get("speed", 1.0))
-    control = actor.state.control
+    info = actor.state.control.info()
     return jsonify(
-        command=body["command"], topic=control.topic, twist=twist, timeout=control.teleop.timeout
+        command=body["command"], topic=info["topic"], twist=twist, timeout=info["timeout"]
     )
 
 

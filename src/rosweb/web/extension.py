@@ -15,14 +15,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import click
 from flask import Flask, current_app
 from werkzeug.serving import is_running_from_reloader
 
 from rosweb import config
-from rosweb.control import Control, Teleop, VelocityLimits
+from rosweb.control import Control, Teleop
 from rosweb.graph import Graph, connect, normalize_name
 from rosweb.hub import Hub
 from rosweb.web.audit import Audit
@@ -31,7 +31,7 @@ from rosweb.web.errors import ApiError, register_error_handlers
 from rosweb.web.security import Gate, init_security
 from rosweb.web.stream import Streams
 
-__all__ = ["RosWeb", "RosWebState", "get_state", "make_control"]
+__all__ = ["RosWeb", "RosWebState", "get_state"]
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class RosWebState:
 
     @property
     def teleop(self) -> Teleop:
-        """The deadman of the teleop topic."""
+        """The deadman of the teleop topic (in-process control only)."""
         return self.control.teleop
 
     def param_meta(self) -> dict[str, dict[str, Any]]:
@@ -138,11 +138,11 @@ class RosWeb:
         cfg = app.config
         graph = self._graph or connect(cfg["ROSWEB_BACKEND"])
         shared = getattr(graph, "shared_state", None)
-        control: Control | None = shared("control") if callable(shared) else None
+        control = cast(Control | None, shared("control") if callable(shared) else None)
         owns_control = control is None
         try:
             if control is None:
-                control = make_control(graph, cfg)
+                control = Control.from_settings(graph, cfg)
         except BaseException:
             if self._graph is None:
                 graph.close()
@@ -165,21 +165,6 @@ class RosWeb:
         state = app.extensions.get("rosweb")
         if state is not None:
             state.close()
-
-
-def make_control(graph: Graph, cfg: Any) -> Control:
-    """The robot's control (teleop, deadman, lease, e-stop) from ``ROSWEB_*`` settings."""
-    return Control(
-        graph,
-        topic=cfg["ROSWEB_TELEOP_TOPIC"],
-        command_topics=cfg["ROSWEB_COMMAND_TOPICS"],
-        linear_speed=cfg["ROSWEB_TELEOP_LINEAR_SPEED"],
-        angular_speed=cfg["ROSWEB_TELEOP_ANGULAR_SPEED"],
-        timeout=cfg["ROSWEB_TELEOP_TIMEOUT"],
-        limits=VelocityLimits(cfg["ROSWEB_MAX_LINEAR_SPEED"], cfg["ROSWEB_MAX_ANGULAR_SPEED"]),
-        lease_ttl=cfg["ROSWEB_CONTROL_TTL"],
-        estop_rate=cfg["ROSWEB_ESTOP_RATE"],
-    )
 
 
 def get_state() -> RosWebState:

@@ -160,6 +160,15 @@ class Ros1Graph(Graph):
             )
         return cls
 
+    def known_type(self, name: str) -> bool:
+        for load in (self._message_class, self._service_class):
+            try:
+                load(name)
+            except RosWebError:
+                continue
+            return True
+        return super().known_type(name)
+
     def _service_class(self, type_name: str) -> Any:
         cls = service_class(type_name)
         if not self.types.has_service(type_name):

@@ -1,0 +1,120 @@
+"""The agent: the one middleware node, served to any number of web workers.
+
+``rosweb agent --backend ros1:// --listen ipc:///run/rosweb/agent.sock`` runs one; workers use
+``ROSWEB_BACKEND=agent://ipc:///run/rosweb/agent.sock``. Besides the graph, the agent serves the
+state every worker must share (the control lease, the deadman, the e-stop): one line per object
+in :data:`SHARED_STATE`, or :meth:`Agent.serve` for an agent made in code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from rosweb.agent.rpc import RpcServer
+from rosweb.agent.service import GRAPH_METHODS, GraphService
+from rosweb.control.core import REMOTE_METHODS, Control
+from rosweb.errors import ConfigError
+from rosweb.graph import Graph, connect
+
+__all__ = ["SHARED_STATE", "Agent", "SharedStateFactory", "serve_forever"]
+
+log = logging.getLogger(__name__)
+
+#: ``factory(graph, settings) -> (obj, methods)``: an object the agent serves and the names of
+#: the methods workers may call on it
+SharedStateFactory = Callable[[Graph, Mapping[str, Any]], tuple[object, Iterable[str]]]
+
+#: name -> factory of the objects every agent serves besides the graph; a worker reaches one
+#: with ``graph.shared_state(name)``
+SHARED_STATE: dict[str, SharedStateFactory] = {
+    # the control lease, e-stop and deadman: one for all workers
+    "control": lambda graph, settings: (Control.from_settings(graph, settings), REMOTE_METHODS),
+}
+
+
+class Agent:
+    """Serves ``graph`` (and the shared state) on ``address`` until closed."""
+
+    def __init__(
+        self, graph: Graph, address: str, *, settings: Mapping[str, Any] | None = None
+    ) -> None:
+        self.graph = graph
+        self.server = RpcServer(address)
+        self.address = self.server.address
+        self.graph_service = GraphService(graph, self.server)
+        self.server.serve("graph", self.graph_service, GRAPH_METHODS)
+        self._served: list[object] = []
+        for name, factory in SHARED_STATE.items():
+            obj, methods = factory(graph, settings or {})
+            self.serve(name, obj, methods)
+
+    @classmethod
+    def from_url(
+        cls, backend: str, address: str, *, settings: Mapping[str, Any] | None = None
+    ) -> Agent:
+        """Connect the backend ``backend`` (never ``agent://``) and serve it on ``address``."""
+        if backend.startswith("agent:"):
+            raise ConfigError("the agent's backend cannot be another agent (agent://)")
+        graph = connect(backend)
+        try:
+            return cls(graph, address, settings=settings)
+        except BaseException:
+            graph.close()
+            raise
+
+    def serve(self, name: str, obj: object, methods: Iterable[str]) -> None:
+        """Serve ``obj`` to workers as ``name``; they may call exactly ``methods``.
+
+        A worker gets a proxy with ``graph.shared_state(name)``. If ``obj`` has
+        ``peer_gone(peer)``, it learns when a worker leaves (``rosweb.agent.current_peer()``
+        tells a method which worker calls it); its ``close()`` runs when the agent closes.
+        """
+        self.server.serve(name, obj, methods)
+        self._served.append(obj)
+
+    def start(self) -> Agent:
+        self.server.start()
+        log.info("agent: serving %s at %s", self.graph.url, self.address)
+        return self
+
+    def close(self) -> None:
+        """Stop serving, drop every worker's state, close the backend."""
+        self.server.close()
+        for obj in self._served:
+            close = getattr(obj, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    log.exception("agent: closing %r failed", obj)
+        self.graph_service.close()
+        self.graph.close()
+
+    def __enter__(self) -> Agent:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve_forever(
+    settings: Mapping[str, Any], address: str, *, on_ready: Callable[[Agent], None] | None = None
+) -> None:
+    """Run an agent for ``settings["ROSWEB_BACKEND"]`` on ``address`` until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    agent = Agent.from_url(settings["ROSWEB_BACKEND"], address, settings=settings)
+    try:
+        agent.start()
+        if on_ready is not None:
+            on_ready(agent)
+        while not stop.wait(1.0):
+            pass
+    finally:
+        agent.close()

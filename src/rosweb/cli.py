@@ -81,6 +81,7 @@ def run(
         "ROSWEB_CERT": cert,
         "ROSWEB_KEY": key,
         "ROSWEB_INSECURE": insecure,
+        "ROSWEB_WORKERS": workers,
     }
     settings = config.load({k: v for k, v in flags.items() if v is not None}, toml_file=config_file)
     from rosweb.web.security import check_exposure
@@ -92,7 +93,12 @@ def run(
         click.echo("rosweb: WARNING: authentication is off (--insecure): anyone who can reach "
                    f"{settings['ROSWEB_HOST']} can drive the robot", err=True)  # fmt: skip
     if settings["ROSWEB_WORKERS"] > 1:
+        import secrets
+
         from rosweb.workers import run_workers
+
+        # one key for every worker: a login made through one is valid in all
+        settings["ROSWEB_SECRET_KEY"] = settings["ROSWEB_SECRET_KEY"] or secrets.token_hex(32)
 
         click.echo(f"rosweb {__version__}: robot {settings['ROSWEB_BACKEND']}", err=True)
         run_workers(settings, settings["ROSWEB_WORKERS"], log_level=log_level,

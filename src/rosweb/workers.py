@@ -134,6 +134,8 @@ class _Supervisor:
             handlers=tornado_handlers(app),
             extra_ports={bridge_port: rosbridge_handlers(app)} if bridge_port else None,
             sockets=sockets,
+            certfile=settings["ROSWEB_CERT"] or None,
+            keyfile=settings["ROSWEB_KEY"] or None,
         )
         try:
             server.serve_forever()

@@ -152,3 +152,42 @@ def test_workers_with_a_bad_backend_exit_1_with_one_line() -> None:
     assert result.returncode == 1
     assert "unknown backend 'nope://'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_control_lease_and_deadman_are_shared_by_the_workers(
+    processes: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    from rosweb.web.auth import hash_token
+
+    config = tmp_path / "rosweb.toml"
+    config.write_text(
+        f'[users.alice]\nrole = "operator"\ntokens = ["{hash_token("a")}"]\n'
+        f'[users.carol]\nrole = "operator"\ntokens = ["{hash_token("c")}"]\n'
+    )
+    port = free_port()
+    start(processes, [str(BIN / "rosweb"), "run", "--workers", "3", "--port", str(port),
+                      "--config", str(config)])  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    alice, carol = {"Authorization": "Bearer a"}, {"Authorization": "Bearer c"}
+    wait_for(lambda: api_up_as(url, alice), timeout=60)
+
+    def teleop(who: dict[str, str], command: str = "forward") -> int:
+        response = requests.post(url + "/api/teleop", json={"command": command}, headers=who,
+                                 timeout=10)  # fmt: skip
+        return response.status_code
+
+    for _ in range(6):  # new connections each time: they land on any of the workers
+        assert teleop(alice) == 200
+        assert teleop(carol) == 409
+        state = requests.get(url + "/api/control", headers=carol, timeout=10).json()
+        assert state["user"] == "alice"
+    # alice goes silent: the agent's one deadman stops the robot, whichever worker she used
+    wait_for(lambda: not requests.get(url + "/api/control", headers=carol, timeout=10).json()[
+        "moving"], timeout=2)  # fmt: skip
+
+
+def api_up_as(url: str, headers: dict[str, str]) -> bool:
+    try:
+        return requests.get(url + "/api/topics", headers=headers, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False

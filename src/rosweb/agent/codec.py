@@ -39,6 +39,10 @@ def error_to_wire(err: BaseException) -> dict[str, Any]:
         wire["args"] = [err.type_name]
     elif isinstance(err, errors.ValidationError):
         wire["args"] = [err.reason, err.field]
+    elif isinstance(err, errors.LeaseHeld):
+        wire["args"] = [str(err), err.holder]
+    elif isinstance(err, errors.RateLimited):
+        wire["args"] = [str(err), err.retry_after]
     return wire
 
 

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from rosweb import __version__
 from rosweb.control import COMMANDS
-from rosweb.errors import NotFoundError, TypeMismatchError, ValidationError
+from rosweb.errors import NotFoundError, RosWebError, TypeMismatchError, ValidationError
 from rosweb.graph import normalize_name
 from rosweb.messages import describe, from_json, public_name, to_json
 from rosweb.web.actions import Actor
@@ -103,17 +103,21 @@ def openapi() -> Response:
 @api.get("/health")
 def health() -> tuple[Response, int]:
     state = get_state()
-    info = state.control.info()
     graph_health = state.graph.health()
     ok = bool(graph_health.get("ok", True))
+    try:  # with the agent down, the control (served by it) cannot answer either
+        info = state.control.info() if ok else {}
+        control = state.control.state() if ok else None
+    except RosWebError:
+        info, control, ok = {}, None, False
     body = {
         "ok": ok,
         "version": __version__,
         "backend": state.graph.url,
         "uptime": round(time.time() - state.started, 3),
         "graph": graph_health,
-        "teleop": {key: info[key] for key in ("topic", "moving", "deadman_stops")},
-        "control": state.control.state(),
+        "teleop": {key: info[key] for key in ("topic", "moving", "deadman_stops") if key in info},
+        "control": control,
         "feeds": state.hub.feeds(),
     }  # fmt: skip
     return jsonify(body), 200 if ok else 503

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from e2e_helpers import ARTIFACTS, DESKTOP, PageProblems, Robot, open_page, serve_rosweb
+from e2e_helpers import ARTIFACTS, DESKTOP, PHONE, PageProblems, Robot, open_page, serve_rosweb
 from playwright.sync_api import Browser, Page, expect
 
 from helpers import wait_for
@@ -93,8 +93,10 @@ class People:
         self.cookies = cookies
         self.opened: list[tuple[Page, PageProblems]] = []
 
-    def open(self, user: str | None = None, tab: str = "drive") -> Page:
-        page, problems = open_page(self.browser, self.server, DESKTOP)
+    def open(
+        self, user: str | None = None, tab: str = "drive", viewport: dict[str, int] = DESKTOP
+    ) -> Page:
+        page, problems = open_page(self.browser, self.server, viewport)
         self.opened.append((page, problems))
         if user is not None:
             cookie = self.cookies[user]
@@ -298,3 +300,14 @@ def test_viewer_watches_but_cannot_drive(people: People, auth_robot: Robot) -> N
     expect(carol.locator("#estop-clear")).to_be_disabled()
     wait_for(lambda: auth_robot.get("estop")["estop"] is not None)
     assert auth_robot.get("estop")["estop"]["by"] == "carol"
+
+
+def test_user_and_lease_fit_a_phone(people: People, auth_robot: Robot) -> None:
+    page = people.open("alice", viewport=PHONE)
+    expect(page.locator("#logout")).to_be_visible()
+    expect(page.locator("#lease-acquire")).to_be_visible()
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+    assert overflow <= 0, f"the page is {overflow} px wider than the phone"
+    page.locator("#lease-acquire").click()
+    expect(page.locator("#lease-text")).to_have_text("You are driving")
+    page.screenshot(path=ARTIFACTS / "drive-lease-390x844.png")

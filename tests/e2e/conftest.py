@@ -9,19 +9,12 @@ did; ``page`` is a fresh browser context (1440x900) on the running server. Scree
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
-from e2e_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, Robot, open_page
+from e2e_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, Robot, open_page, serve_rosweb
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-
-from helpers import free_port, wait_for
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,38 +27,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
     """``rosweb run`` on the simulated robot on a free loopback port; yields its URL."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROSWEB_")}
-    rosweb = Path(sys.executable).with_name("rosweb")
-    with (ARTIFACTS / "rosweb.log").open("w") as log:
-        proc = subprocess.Popen(
-            [str(rosweb), "run", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, "rosweb run exited: see tests/e2e/artifacts/rosweb.log"
-        try:
-            return requests.get(f"{url}/api/health", timeout=1).ok
-        except requests.ConnectionError:
-            return False
-
-    try:
-        wait_for(up, timeout=30, interval=0.1)
+    with serve_rosweb({}, "rosweb.log") as url:
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 @pytest.fixture(scope="session")

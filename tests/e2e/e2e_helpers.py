@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
 from playwright.sync_api import Browser, ConsoleMessage, Page
 
-from helpers import wait_for
+from helpers import free_port, wait_for
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -28,12 +34,53 @@ PHONE = {"width": 390, "height": 844}
 START = (2.0, 3.0)  # the sim robot's start pose
 
 
-class Robot:
-    """The running server, seen over its REST API."""
+@contextmanager
+def serve_rosweb(settings: Mapping[str, str], log_name: str) -> Iterator[str]:
+    """``rosweb run`` on the simulated robot on a free loopback port, with ``settings``
+    (``ROSWEB_*`` environment variables) and its log in the artifacts; yields its URL."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROSWEB_")}
+    env.update(settings)
+    rosweb = Path(sys.executable).with_name("rosweb")
+    with (ARTIFACTS / log_name).open("w") as log:
+        proc = subprocess.Popen(
+            [str(rosweb), "run", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
 
-    def __init__(self, url: str) -> None:
+    def up() -> bool:
+        assert proc.poll() is None, f"rosweb run exited: see tests/e2e/artifacts/{log_name}"
+        try:
+            return requests.get(f"{url}/api/", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_for(up, timeout=30, interval=0.1)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+class Robot:
+    """The running server, seen over its REST API (with an API ``token`` when auth is on)."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url
         self.http = requests.Session()
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
 
     def close(self) -> None:
         self.http.close()
@@ -90,7 +137,10 @@ class Robot:
         self.send("POST", "teleop", {"command": "stop"})
 
     def reset(self) -> None:
-        """Stopped at the start pose, every parameter at its default."""
+        """Stopped at the start pose, every parameter at its default, no e-stop, nobody holding
+        the control lease (as an admin: with authentication off everyone is one)."""
+        self.send("DELETE", "estop")
+        self.send("DELETE", "control?force=true")
         self.send("POST", "teleop", {"command": "stop"})
         for name, meta in self.get("params")["meta"].items():
             if "default" in meta:

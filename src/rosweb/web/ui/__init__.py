@@ -144,16 +144,28 @@ def _visible_params() -> list[tuple[str, list[ParamControl]]]:
 def index() -> str:
     state = get_state()
     principal = current_principal()
+    auth = state.gate.auth.enabled
+    csrf_token = generate_csrf() if principal.via == "session" else ""
+    client_config = {
+        **_client_config(),
+        # who the page is: the scripts show it, send the CSRF token with their writes and
+        # recognise this user's lease; the control state avoids a flash before the first poll
+        "user": principal.user,
+        "role": principal.role,
+        "auth": auth,
+        "csrf_token": csrf_token,
+        "control": state.control.state(),
+    }
     return render_template(
         "rosweb/index.html",
         version=__version__,
         backend=state.graph.url,
         principal=principal,
-        auth=state.gate.auth.enabled,
-        csrf_token=generate_csrf() if principal.via == "session" else "",
+        auth=auth,
+        csrf_token=csrf_token,
         param_groups=_visible_params(),
         import_map=_import_map(),
-        client_config=_client_config(),
+        client_config=client_config,
     )
 
 

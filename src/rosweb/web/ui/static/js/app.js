@@ -1,6 +1,8 @@
-// The page: tabs, the connection, the e-stop, and the Drive and Watch views.
+// The page: tabs, the connection, who is logged in, who drives, the e-stop, and the Drive and
+// Watch views.
 
 import { CameraView, IMAGE_TYPES } from "./camera.js";
+import { Control, logout } from "./control.js";
 import { Drive, bindGamepad, bindJoystick, bindKeyboard, bindPad } from "./drive.js";
 import { EStop } from "./estop.js";
 import { MapView } from "./map.js";
@@ -9,16 +11,21 @@ import { Ros, bridgeUrl } from "./rosweb.js";
 import { ServicesPage } from "./services.js";
 import { Telemetry } from "./telemetry.js";
 import { TopicsPage } from "./topics.js";
-import { $, $$, api, apiPath, config, fmt, fmtBytes, fmtRate, h, toast } from "./util.js";
+import { $, $$, api, apiPath, atLeast, config, fmt, fmtBytes, fmtRate, h, tabId, toast } from "./util.js";
 
 const TABS = ["drive", "watch", "topics", "services", "params"];
 const DRIVING_TABS = new Set(["drive", "watch"]);
 const CAMERA_KEY = "rosweb.camera";
 
-const ros = new Ros(bridgeUrl(config.bridge));
-const drive = new Drive(ros);
-const estop = new EStop(drive);
-drive.blocked = () => estop.engaged;
+const canDrive = atLeast("operator");
+const ros = new Ros(bridgeUrl(config.bridge, window.location, { client: tabId }));
+const control = new Control();
+const drive = new Drive(ros, { canDrive });
+const estop = new EStop(drive, control);
+drive.blocked = () => {
+  if (estop.engaged) return estop.by ? `the e-stop is engaged (by ${estop.by})` : "the e-stop is engaged";
+  return control.refusal();
+};
 const telemetry = new Telemetry(ros);
 let current = null;
 let topics = [];
@@ -61,32 +68,122 @@ function renderDrive() {
   $("#drive-twist").textContent = `cmd v ${fmt(last.linear.x)} · ω ${fmt(last.angular.z)}`;
 }
 drive.addEventListener("change", renderDrive);
-drive.addEventListener("refused", () => {
+drive.addEventListener("refused", (event) => {
+  renderHint();
+  if (!event.detail.reason) return; // driving works again
   const card = $("#drive-card");
   card.classList.remove("refused");
   void card.offsetWidth; // restart the animation
   card.classList.add("refused");
+  if (event.detail.server) control.poll(); // the server said no: learn who holds the lease now
 });
 drive.load().then(renderDrive);
+if (!canDrive) {
+  for (const el of $$("#pad .pad-btn, #speed")) el.disabled = true;
+  $("#joystick").setAttribute("aria-disabled", "true");
+  $("#drive-card").classList.add("drive-disabled");
+}
+
+/** Why this page may not drive: the role, or the last refusal (the e-stop has its banner). */
+function renderHint() {
+  const hint = $("#drive-hint");
+  let text = "";
+  let level = "warning";
+  if (!canDrive) {
+    text = `Your role (${config.role}) can watch the robot but not drive it.`;
+    level = "secondary";
+  } else if (drive.refusal && !estop.engaged) {
+    text = `Refused: ${drive.refusal}`;
+  }
+  hint.hidden = !text;
+  hint.textContent = text;
+  hint.className = `drive-hint small mb-2 alert alert-${level} py-1 px-2`;
+}
+renderHint();
+
+// -- who drives: the control lease ----------------------------------------------------------------
+
+let holder = control.state?.holder || null;
+function renderLease() {
+  const lease = $("#lease");
+  const state = control.offline ? "unknown" : control.mine ? "mine" : control.taken ? "taken" : "free";
+  lease.dataset.state = state;
+  lease.dataset.holder = control.state?.user || "";
+  $("#lease-text").textContent = control.offline ? "Who drives: unknown (no answer)" : control.describe();
+  $("#lease-acquire").hidden = state === "mine";
+  $("#lease-acquire").disabled = !canDrive;
+  $("#lease-release").hidden = state !== "mine";
+  $("#lease-takeover").hidden = !(state === "taken" && atLeast("admin"));
+  const now = control.state?.holder || null;
+  if (now !== holder && drive.refusal) {
+    drive.refusal = ""; // someone else drives now, or nobody: the old refusal no longer holds
+    renderHint();
+  }
+  holder = now;
+}
+control.addEventListener("change", renderLease);
+renderLease();
+
+async function leaseAction(action, success) {
+  try {
+    await action();
+    if (success) toast(success, "success");
+  } catch (err) {
+    toast(err.message, "danger");
+    if (err.status === 409) {
+      drive.refusal = err.message;
+      renderHint();
+    }
+    control.poll();
+  }
+}
+$("#lease-acquire").addEventListener("click", () => leaseAction(() => control.acquire(), "You have control"));
+$("#lease-takeover").addEventListener("click", () => leaseAction(() => control.acquire(true), "You took over control"));
+$("#lease-release").addEventListener("click", () => {
+  drive.releaseAll("released control");
+  leaseAction(() => control.release(), "Control released");
+});
+
+// -- who is logged in -----------------------------------------------------------------------------
+
+$("#logout")?.addEventListener("click", async () => {
+  drive.releaseAll("logged out");
+  if (control.mine) await control.release().catch(() => {});
+  await logout();
+});
 
 // -- e-stop ---------------------------------------------------------------------------------------
 
 $("#estop").addEventListener("click", () => estop.engage());
-$("#estop-clear").addEventListener("click", () => {
-  estop.clear();
-  toast("E-stop cleared: driving is allowed again", "success");
+$("#estop-clear").addEventListener("click", async () => {
+  try {
+    await estop.clear();
+    toast("E-stop cleared: driving is allowed again", "success");
+  } catch (err) {
+    toast(`The e-stop stays engaged: ${err.message}`, "danger");
+  }
 });
 function renderEstop() {
   const on = estop.engaged;
+  if (!on && drive.refusal.startsWith("the e-stop")) drive.refusal = ""; // cleared
   document.body.classList.toggle("estop-engaged", on);
   $("#estop-banner").hidden = !on;
+  $("#estop-by").textContent = estop.by ? ` by ${estop.by}` : "";
+  $("#estop-detail").textContent = estop.pending
+    ? "Stopping from this page; the robot has not confirmed the latch yet."
+    : "The robot is held stopped; driving is refused.";
+  const clear = $("#estop-clear");
+  clear.disabled = !canDrive;
+  clear.title = canDrive ? "" : `clearing the e-stop needs role operator (you are ${config.role})`;
   $("#estop").setAttribute("aria-pressed", String(on));
   $(".estop-label").textContent = on ? "STOPPED" : "E-STOP";
   for (const el of $$("#pad .pad-btn:not(.pad-stop)")) el.setAttribute("aria-disabled", String(on));
   renderDrive();
+  renderHint();
 }
 estop.addEventListener("change", renderEstop);
 renderEstop();
+control.start();
 
 /** The topic pages may not publish motion while the e-stop is engaged. */
 function guard(topic, msg) {
@@ -281,4 +378,4 @@ route();
 renderConnection();
 
 // for the browser console (and tests): the live objects
-window.rosweb = { ros, drive, estop, telemetry, pages, maps, cameras };
+window.rosweb = { ros, drive, estop, control, telemetry, pages, maps, cameras };

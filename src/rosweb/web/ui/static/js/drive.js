@@ -3,12 +3,18 @@
 // The server's deadman stops the robot 0.5 s after the last motion command, so a held control
 // repeats its Twist every REPEAT_MS; letting go, leaving the page (blur, hidden tab, page hide)
 // and losing the WebSocket all send an explicit stop at once.
+//
+// The server may refuse motion (someone else holds the control lease, the e-stop is engaged, the
+// role may not drive): the page refuses it first when it knows (`blocked()`), and a refusal from
+// the server (a WebSocket "status" for the drive's publications, or a REST error) lets go of every
+// input and says why ("refused" event, `refusal`).
 
-import { api, apiPath } from "./util.js";
+import { ApiError, api, apiPath } from "./util.js";
 
 const TWIST = "geometry_msgs/Twist";
 const REPEAT_MS = 100;
 const SPEED_KEY = "rosweb.speed";
+const PUBLISH_ID = "rosweb-drive"; // the id of the drive's publications: refusals carry it
 
 /** What each direction asks for: [linear, angular] in [-1, 1]. */
 export const DIRECTIONS = {
@@ -25,14 +31,19 @@ function twist(linear, angular) {
 const clamp = (value) => Math.max(-1, Math.min(1, value));
 
 export class Drive extends EventTarget {
-  /** @param {import("./rosweb.js").Ros} ros */
-  constructor(ros) {
+  /**
+   * @param {import("./rosweb.js").Ros} ros
+   * @param {{canDrive?: boolean}} options  canDrive: the role may publish motion (not a viewer)
+   */
+  constructor(ros, { canDrive = true } = {}) {
     super();
     this.ros = ros;
+    this.canDrive = canDrive;
     this.inputs = new Map(); // source -> [linear, angular], each in [-1, 1]
     this.teleop = { topic: "/cmd_vel", linear_speed: 0.3, angular_speed: 1.0 };
     this.speed = Number(localStorage.getItem(SPEED_KEY)) || 0.5;
-    this.blocked = () => false; // the e-stop says when motion is refused
+    this.blocked = () => ""; // why motion is refused now, as far as the page knows ("" if not)
+    this.refusal = ""; // why the last motion was refused ("" once driving works again)
     this.moving = false;
     this.last = twist(0, 0);
     this.stats = { sent: 0, stops: 0, refused: 0 };
@@ -64,9 +75,9 @@ export class Drive extends EventTarget {
       this.release(source);
       return;
     }
-    if (this.blocked()) {
-      this.stats.refused += 1;
-      this.dispatchEvent(new CustomEvent("refused", { detail: source }));
+    const why = this.canDrive ? this.blocked() : "your role cannot drive";
+    if (why) {
+      this._refuse(why, { source });
       return;
     }
     this.inputs.set(source, [linear, angular]);
@@ -104,10 +115,11 @@ export class Drive extends EventTarget {
   /** Send a zero Twist now (WebSocket), and POST /api/teleop stop when `rest` or offline.
    * A stop over REST also reaches the robot when the WebSocket is gone. */
   stop({ rest = false } = {}) {
+    if (!this.canDrive) return; // a viewer may not publish (the e-stop is theirs)
     this.stats.stops += 1;
     const zero = twist(0, 0);
     this.last = zero;
-    const sent = this.ros.publish(this.teleop.topic, zero, TWIST);
+    const sent = this.ros.publish(this.teleop.topic, zero, TWIST, PUBLISH_ID);
     if (rest || !sent) {
       // keepalive: the request survives the page being hidden or closed
       api(apiPath("teleop"), { method: "POST", body: { command: "stop" }, keepalive: true }).catch(
@@ -119,8 +131,9 @@ export class Drive extends EventTarget {
   _tick() {
     const [linear, angular] = this.command();
     if (linear || angular) {
-      if (this.blocked()) {
-        this.releaseAll("e-stop");
+      const why = this.blocked();
+      if (why) {
+        this._refuse(why);
         return;
       }
       const message = twist(
@@ -141,11 +154,24 @@ export class Drive extends EventTarget {
   _send(message) {
     this.stats.sent += 1;
     this.last = message;
-    if (this.ros.publish(this.teleop.topic, message, TWIST)) return;
+    if (this.refusal) {
+      this.refusal = "";
+      this.dispatchEvent(new CustomEvent("refused", { detail: { reason: "" } }));
+    }
+    if (this.ros.publish(this.teleop.topic, message, TWIST, PUBLISH_ID)) return;
     // no WebSocket: the same Twist over REST (clamped and deadman-guarded there too)
-    api(apiPath("topics", this.teleop.topic), { method: "POST", body: message }).catch((err) =>
-      console.warn("rosweb: drive over REST failed", err),
-    );
+    api(apiPath("topics", this.teleop.topic), { method: "POST", body: message }).catch((err) => {
+      if (err instanceof ApiError && [403, 409].includes(err.status)) this._refuse(err.message, { server: true });
+      else console.warn("rosweb: drive over REST failed", err);
+    });
+  }
+
+  /** Motion refused (by the page, or by the `server`): let go of every input, say why. */
+  _refuse(reason, { source = "", server = false } = {}) {
+    this.stats.refused += 1;
+    this.refusal = reason;
+    if (this.inputs.size || this.moving) this.releaseAll("refused");
+    this.dispatchEvent(new CustomEvent("refused", { detail: { reason, source, server } }));
   }
 
   _emit() {
@@ -161,6 +187,11 @@ export class Drive extends EventTarget {
       if (document.visibilityState === "hidden") this.releaseAll("tab hidden");
     });
     this.ros.addEventListener("close", () => this.releaseAll("disconnected"));
+    this.ros.addEventListener("status", (event) => {
+      const { id, level, msg } = event.detail;
+      if (id !== PUBLISH_ID || level !== "error") return;
+      this._refuse(String(msg).replace(/^publish: /, ""), { server: true });
+    });
   }
 }
 

@@ -3,9 +3,9 @@
 //   import { Ros } from "./rosweb.js";
 //   const ros = new Ros("ws://robot:8080/ws");          // connects, and reconnects when dropped
 //   const off = ros.subscribe("/odom", (msg) => ..., { throttle_rate: 100 });
-//   ros.publish("/cmd_vel", { linear: { x: 0.2 } }, "geometry_msgs/Twist");
+//   ros.publish("/cmd_vel", { linear: { x: 0.2 } }, "geometry_msgs/Twist", "drive:1");
 //   const values = await ros.callService("/reset", {});
-//   ros.addEventListener("open" | "close" | "status", ...);
+//   ros.addEventListener("open" | "close" | "status", ...);  // status: refusals (with the op's id)
 //
 // Subscriptions and advertisements survive reconnections. Several callbacks on one topic share
 // one server subscription (the smallest throttle_rate); each callback is throttled on its own.
@@ -20,10 +20,12 @@ export function rosName(name) {
   return name.startsWith("/") ? name : `/${name}`;
 }
 
-/** The URL of rosweb's WebSocket for a path on the page's own server. */
-export function bridgeUrl(path = "/ws", base = window.location) {
+/** The URL of rosweb's WebSocket for a path on the page's own server (with `query`, e.g.
+ * {client: "tab-1"}). The page's login cookie authenticates it: same origin. */
+export function bridgeUrl(path = "/ws", base = window.location, query = null) {
   const scheme = base.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${base.host}${path}`;
+  const search = query ? `?${new URLSearchParams(query)}` : "";
+  return `${scheme}//${base.host}${path}${search}`;
 }
 
 export class Ros extends EventTarget {
@@ -130,11 +132,12 @@ export class Ros extends EventTarget {
     this._send({ op: "advertise", topic, type });
   }
 
-  /** Publish `msg` on `topic` (advertised with `type` first when given); false if offline. */
-  publish(topic, msg, type) {
+  /** Publish `msg` on `topic` (advertised with `type` first when given); false if offline.
+   * With an `id`, a refusal comes back as a "status" event carrying that id. */
+  publish(topic, msg, type, id) {
     topic = rosName(topic);
     if (type) this.advertise(topic, type);
-    return this._send({ op: "publish", topic, msg });
+    return this._send(id === undefined ? { op: "publish", topic, msg } : { op: "publish", id, topic, msg });
   }
 
   /** Call a service; resolves with the response, rejects with the server's message. */

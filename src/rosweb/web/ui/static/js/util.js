@@ -2,16 +2,60 @@
 
 const CONFIG = JSON.parse(document.getElementById("rosweb-config")?.textContent || "{}");
 
-/** Server facts from the page: root (SCRIPT_NAME), bridge (WebSocket path), camera_width. */
-export const config = { root: "", bridge: "/ws", camera_width: 640, ...CONFIG };
+/** Server facts from the page: root (SCRIPT_NAME), bridge (WebSocket path), camera_width; who
+ * is logged in (user, role, auth: whether authentication is on), the CSRF token of the login
+ * session (empty without one) and the control state when the page was served. */
+export const config = {
+  root: "",
+  bridge: "/ws",
+  camera_width: 640,
+  user: "anonymous",
+  role: "admin",
+  auth: false,
+  csrf_token: "",
+  control: null,
+  ...CONFIG,
+};
 
-/** A REST error with rosweb's error shape: status, code, message, field. */
+const ROLES = { viewer: 1, operator: 2, admin: 3 };
+
+/** The page's user has at least `role` (viewer < operator < admin). */
+export function atLeast(role) {
+  return (ROLES[config.role] || 0) >= ROLES[role];
+}
+
+const TAB_KEY = "rosweb.tab";
+const TAB_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+function newTabId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(9)); // also on plain http (randomUUID is not)
+  return `tab-${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** This tab's client id: one operator for the control lease, over REST (X-Rosweb-Client) and the
+ * WebSocket (?client=). Kept in sessionStorage, so a reload keeps it and another tab has its own. */
+export const tabId = (() => {
+  try {
+    let id = sessionStorage.getItem(TAB_KEY);
+    if (!id || !TAB_ID.test(id)) {
+      id = newTabId();
+      sessionStorage.setItem(TAB_KEY, id);
+    }
+    return id;
+  } catch {
+    return newTabId(); // storage refused: one id for this page's life
+  }
+})();
+
+/** A REST error with rosweb's error shape: status, code, message, field (and holder, for a
+ * refusal because someone else holds the control lease). */
 export class ApiError extends Error {
   constructor(status, error) {
     super(error?.message || `HTTP ${status}`);
     this.status = status;
     this.code = error?.code || "http_error";
     this.field = error?.field;
+    this.holder = error?.holder;
   }
 }
 
@@ -23,12 +67,17 @@ export function apiPath(kind, name = "") {
 
 /**
  * Fetch JSON from the API; throws ApiError for an error answer, TypeError when offline.
+ * Every request names this tab (X-Rosweb-Client); writes carry the login session's CSRF token.
  * @param {string} path  from apiPath()
  * @param {{method?: string, body?: any, keepalive?: boolean, query?: object}} options
  */
 export async function api(path, { method = "GET", body, keepalive = false, query } = {}) {
   const url = query ? `${path}?${new URLSearchParams(query)}` : path;
-  const init = { method, keepalive, headers: { Accept: "application/json" } };
+  const headers = { Accept: "application/json", "X-Rosweb-Client": tabId };
+  if (!["GET", "HEAD"].includes(method) && config.csrf_token) {
+    headers["X-CSRF-Token"] = config.csrf_token;
+  }
+  const init = { method, keepalive, headers };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";

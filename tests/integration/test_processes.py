@@ -29,7 +29,7 @@ def free_port() -> int:
 def api_up(url: str) -> bool:
     try:
         return requests.get(url + "/api/topics", timeout=1).status_code == 200
-    except requests.ConnectionError:
+    except requests.RequestException:  # refused, or accepted before the app is ready to answer
         return False
 
 

@@ -180,7 +180,7 @@ class Auth:
         if anonymous and anonymous not in ROLES:
             raise ConfigError(f"ROSWEB_ANONYMOUS_ROLE: unknown role {anonymous!r}")
         self.anonymous_role = anonymous
-        self._dummy_hash = generate_password_hash(secrets.token_hex(8))
+        self._dummy_hash = ""  # made at the first login of an unknown user
 
     @property
     def enabled(self) -> bool:
@@ -194,6 +194,8 @@ class Auth:
     def login(self, user: str, password: str, client: str = "") -> Principal | None:
         """The principal of a correct user name and password; None otherwise."""
         entry = self._users.get(user)
+        if not (entry and entry["password"]) and not self._dummy_hash:
+            self._dummy_hash = generate_password_hash(secrets.token_hex(8))
         stored = entry["password"] if entry and entry["password"] else self._dummy_hash
         ok = check_password_hash(stored, password)  # also when the user is unknown: same time
         if not ok or entry is None or not entry["password"]:

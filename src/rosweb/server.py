@@ -30,6 +30,18 @@ __all__ = ["Server"]
 log = logging.getLogger(__name__)
 
 
+class _EveryMethod(tuple[str, ...]):
+    def __contains__(self, method: object) -> bool:
+        return True
+
+
+class _Fallback(tornado.web.FallbackHandler):
+    """The WSGI fallback for every method (TRACE, PROPFIND, ...): Flask answers what it does not
+    route with the one JSON error and an ``Allow`` header, not Tornado's HTML 405."""
+
+    SUPPORTED_METHODS = _EveryMethod()
+
+
 class Server:
     """Serve ``app`` on ``host:port`` (port 0 picks a free one: read :attr:`port` after start)."""
 
@@ -84,7 +96,7 @@ class Server:
         executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rosweb-wsgi")
         wsgi = tornado.wsgi.WSGIContainer(self.app, executor=executor)
         application = tornado.web.Application(
-            [*self.handlers, (r".*", tornado.web.FallbackHandler, {"fallback": wsgi})]
+            [*self.handlers, (r".*", _Fallback, {"fallback": wsgi})]
         )
         servers = [tornado.httpserver.HTTPServer(application, xheaders=False, ssl_options=self.ssl)]
         try:

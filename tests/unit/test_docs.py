@@ -51,7 +51,7 @@ def test_every_rest_route_is_in_the_readme_table(app: Flask) -> None:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/") or rule.rule == "/api/":
             continue
-        path = re.sub(r"<(?:path:)?[a-z_]+>", "<", rule.rule)
+        path = re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "<", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             pattern = re.escape(f"`{method} {path}").replace("<", r"<[^>]+>")
             assert re.search(pattern, README), f"{method} {rule.rule}"

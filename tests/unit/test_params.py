@@ -52,3 +52,16 @@ def test_validators_refuse_bad_values_with_the_param_name() -> None:
         tree.set("/robot", {"speed": -1})
     assert err.value.field == "/robot/speed"
     assert tree.get("/robot/speed") == 2.0
+
+
+def test_a_validated_param_cannot_become_a_namespace() -> None:
+    """Found by schemathesis: ``PUT /api/params/robot/scan_rate`` with ``{}`` (or a value under
+    ``robot/scan_rate/x``) turned the rate into a dict and broke the simulated robot's loop."""
+    tree = ParamTree()
+    tree.add_validator("/robot/rate", lambda value: float(value))
+    tree.set("/robot/rate", 10)
+    for name, value in [("/robot/rate", {}), ("/robot/rate", {"x": 1}), ("/robot/rate/x", 1)]:
+        with pytest.raises(ValidationError) as err:
+            tree.set(name, value)
+        assert err.value.field == "/robot/rate"
+    assert tree.get("/robot/rate") == 10.0

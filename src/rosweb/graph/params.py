@@ -53,10 +53,13 @@ class ParamTree:
             return copy.deepcopy(node)
 
     def _validated(self, parts: list[str], value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: self._validated([*parts, *split_name(k)], v) for k, v in value.items()}
+        for end in range(len(parts)):  # a validated parameter is a leaf, never a namespace
+            if join_name(parts[:end]) in self._validators:
+                raise ValidationError("is a parameter, not a namespace", join_name(parts[:end]))
         validator = self._validators.get(join_name(parts))
         if validator is None:
+            if isinstance(value, dict):
+                return {k: self._validated([*parts, *split_name(k)], v) for k, v in value.items()}
             return value
         try:
             return validator(value)

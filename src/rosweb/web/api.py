@@ -13,6 +13,8 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import PathConverter
 
 from rosweb import __version__
 from rosweb.control import COMMANDS
@@ -29,6 +31,19 @@ from rosweb.web.sse import open_stream, sse_events
 __all__ = ["api"]
 
 api = Blueprint("rosweb_api", __name__, url_prefix="/api")
+
+
+class NameConverter(PathConverter):
+    """``<rosname:...>``: the rest of the path, whatever its characters (a newline too, which
+    ``<path:...>`` does not match), so that a bad name is the view's 400, never a routing 404."""
+
+    regex = "(?s:[^/].*?)"
+
+
+@api.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("rosname", NameConverter)
+
 
 _NAME = re.compile(r"^(/[A-Za-z_~][A-Za-z0-9_]*)+$")
 _MAX_WAIT = 30.0
@@ -66,10 +81,11 @@ def _number_arg(key: str, default: float, high: float = _MAX_WAIT) -> float:
 
 
 def _bool_arg(key: str) -> bool:
-    raw = request.args.get(key, "false").lower()
-    if raw not in ("1", "0", "true", "false", "yes", "no", ""):
+    """A boolean query parameter, spelled as the OpenAPI spec says: true or false."""
+    raw = request.args.get(key, "false")
+    if raw not in ("true", "false"):
         raise ApiError(400, "bad_parameter", f"{key} expects true or false", key)
-    return raw in ("1", "true", "yes", "")
+    return raw == "true"
 
 
 def _actor() -> Actor:
@@ -137,7 +153,7 @@ def topics() -> Response:
     return jsonify(topics=[{"name": name, "type": type_name} for name, type_name in items])
 
 
-@api.get("/topics/<path:topic>")
+@api.get("/topics/<rosname:topic>")
 def latest(topic: str) -> Response:
     state = get_state()
     name = _name(topic, "topic")
@@ -154,7 +170,7 @@ def latest(topic: str) -> Response:
     return _json_response(f'{head[:-1]},"msg":{envelope.json}}}')
 
 
-@api.get("/topics/<path:topic>/events")
+@api.get("/topics/<rosname:topic>/events")
 def events(topic: str) -> Response:
     state = get_state()
     _actor().see("topic", topic_name(topic))
@@ -164,7 +180,7 @@ def events(topic: str) -> Response:
     return response
 
 
-@api.post("/topics/<path:topic>")
+@api.post("/topics/<rosname:topic>")
 def publish(topic: str) -> Response:
     state = get_state()
     name = _name(topic, "topic")
@@ -193,7 +209,7 @@ def services() -> Response:
     return jsonify(services=[{"name": name, "type": type_name} for name, type_name in items])
 
 
-@api.get("/services/<path:service>")
+@api.get("/services/<rosname:service>")
 def service_info(service: str) -> Response:
     state = get_state()
     name = _name(service, "service")
@@ -202,7 +218,7 @@ def service_info(service: str) -> Response:
     return jsonify(name=name, type=type_name, schema=describe(state.graph.types, type_name))
 
 
-@api.post("/services/<path:service>")
+@api.post("/services/<rosname:service>")
 def call_service(service: str) -> Response:
     state = get_state()
     name = _name(service, "service")
@@ -225,12 +241,12 @@ def params() -> Response:
     return jsonify(params=actor.param_names(), meta=actor.param_meta())
 
 
-@api.get("/params/<path:param>")
+@api.get("/params/<rosname:param>")
 def get_param(param: str) -> Response:
     return jsonify(_actor().get_param(_name(param, "param")))
 
 
-@api.put("/params/<path:param>")
+@api.put("/params/<rosname:param>")
 def set_param(param: str) -> Response:
     actor = _actor()
     name = _name(param, "param")
@@ -244,7 +260,7 @@ def set_param(param: str) -> Response:
     return jsonify(actor.get_param(name))
 
 
-@api.delete("/params/<path:param>")
+@api.delete("/params/<rosname:param>")
 def delete_param(param: str) -> tuple[str, int]:
     _actor().delete_param(_name(param, "param"))
     return "", 204
@@ -259,7 +275,7 @@ def types() -> Response:
     return jsonify(messages=store.message_types(), services=store.service_types())
 
 
-@api.get("/types/<path:type_name>")
+@api.get("/types/<rosname:type_name>")
 def type_schema(type_name: str) -> Response:
     return jsonify(describe(get_state().graph.types, public_name(type_name)))
 
@@ -281,8 +297,8 @@ def teleop_command() -> Response:
     unknown = set(body) - {"command", "speed"}
     if unknown:
         raise ValidationError("unknown field", sorted(unknown)[0])
-    if "command" not in body:
-        raise ValidationError(f"missing, expected one of {list(COMMANDS)}", "command")
+    if not isinstance(body.get("command"), str):
+        raise ValidationError(f"expects one of {list(COMMANDS)}", "command")
     twist = actor.command(body["command"], body.get("speed", 1.0))
     info = actor.state.control.info()
     return jsonify(

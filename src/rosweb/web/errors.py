@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import tornado.web
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -35,6 +36,7 @@ from rosweb.errors import (
 
 __all__ = [
     "ApiError",
+    "TornadoJsonErrors",
     "error_of",
     "error_response",
     "query_number",
@@ -134,6 +136,25 @@ def tornado_error(
     handler.finish({"error": body})
 
 
+class TornadoJsonErrors:
+    """Mixin for native Tornado handlers: Tornado's own errors (405 for a method the handler does
+    not serve, 400 for a malformed request) in the one JSON shape, 405 with its ``Allow``."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        handler: Any = self
+        if status_code == 405:
+            base = tornado.web.RequestHandler
+            allowed = [
+                method
+                for method in base.SUPPORTED_METHODS
+                if getattr(type(self), method.lower()) is not getattr(base, method.lower())
+            ]
+            handler.set_header("Allow", ", ".join(allowed))
+        reason = handler._reason or "error"
+        handler.set_header("Content-Type", "application/json")
+        handler.finish({"error": {"code": reason.lower().replace(" ", "_"), "message": reason}})
+
+
 def _from_rosweb(err: RosWebError) -> tuple[Response, int]:
     status, code, message, extra = error_of(err)
     if status >= 500 and not isinstance(err, ServiceError | ServiceTimeout):
@@ -147,7 +168,11 @@ def _from_rosweb(err: RosWebError) -> tuple[Response, int]:
 def _from_http(err: HTTPException) -> tuple[Response, int]:
     status = err.code or 500
     code = (err.name or "error").lower().replace(" ", "_")
-    return error_response(status, code, err.description or err.name)
+    response, status = error_response(status, code, err.description or err.name)
+    for key, value in err.get_headers():  # 405's Allow, 416's Content-Range, ...
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response, status
 
 
 def _from_unexpected(err: Exception) -> tuple[Response, int]:

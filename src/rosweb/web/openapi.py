@@ -25,13 +25,24 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): {"$ref": f"#/components/responses/E{s}"} for s in statuses}
 
 
-def _path_param(name: str, description: str) -> dict[str, Any]:
+def _path_param(name: str, description: str, example: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": description,
         "schema": {"type": "string"},
+        "example": example,
+    }
+
+
+def _timeout(high: float) -> dict[str, Any]:
+    return {
+        "name": "timeout",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "number", "minimum": 0, "maximum": high},
+        "description": "seconds to wait",
     }
 
 
@@ -60,17 +71,10 @@ _ERROR_TEXT = {
 
 
 def openapi_spec() -> dict[str, Any]:
-    topic = _path_param("topic", "topic name without its leading slash, e.g. odom")
-    service = _path_param("service", "service name without its leading slash, e.g. reset")
-    param = _path_param("param", "parameter name without its leading slash")
-    type_param = _path_param("type_name", "message or service type, e.g. geometry_msgs/Twist")
-    timeout = {
-        "name": "timeout",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "number", "minimum": 0},
-        "description": "seconds to wait",
-    }
+    topic = _path_param("topic", "topic name without its leading slash", "odom")
+    service = _path_param("service", "service name without its leading slash", "reset")
+    param = _path_param("param", "parameter name without its leading slash", "robot/scan_rate")
+    type_param = _path_param("type_name", "message or service type", "geometry_msgs/Twist")
     paths: dict[str, Any] = {
         "/api/": {
             "get": {"summary": "Index of the API", "responses": {"200": _json(_OBJECT)}},
@@ -101,7 +105,7 @@ def openapi_spec() -> dict[str, Any]:
                 "summary": "Latest message on a topic",
                 "description": "Subscribes the topic on first use; waits up to `timeout` s "
                 "(default ROSWEB_LATEST_TIMEOUT) for a first message.",
-                "parameters": [topic, timeout],
+                "parameters": [topic, _timeout(30)],
                 "responses": {"200": _json(_ref("TopicMessage")), **_errors(400, 404)},
             },
             "post": {
@@ -175,7 +179,7 @@ def openapi_spec() -> dict[str, Any]:
             },
             "post": {
                 "summary": "Call a service",
-                "parameters": [service, timeout],
+                "parameters": [service, _timeout(300)],
                 "requestBody": {
                     "required": False,
                     "content": {"application/json": {"schema": _OBJECT}},

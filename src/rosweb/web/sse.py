@@ -16,7 +16,7 @@ import tornado.web
 
 from rosweb.errors import NotFoundError, RosWebError
 from rosweb.hub import Consumer, Envelope
-from rosweb.web.errors import ApiError, query_number, tornado_error
+from rosweb.web.errors import ApiError, TornadoJsonErrors, query_number, tornado_error
 
 __all__ = ["KEEPALIVE", "SseHandler", "event_text", "open_stream", "sse_events"]
 
@@ -54,7 +54,7 @@ def sse_events(consumer: Consumer) -> Iterator[str]:
         consumer.close()
 
 
-class SseHandler(tornado.web.RequestHandler):
+class SseHandler(TornadoJsonErrors, tornado.web.RequestHandler):
     """The same stream as a native Tornado handler: Tornado's WSGI container buffers whole
     responses, so an endless one must not go through it."""
 

@@ -31,7 +31,7 @@ from PIL import Image
 from rosweb.errors import NotFoundError, RosWebError
 from rosweb.hub import Consumer, Hub
 from rosweb.messages import Message
-from rosweb.web.errors import ApiError, query_number, tornado_error
+from rosweb.web.errors import ApiError, TornadoJsonErrors, query_number, tornado_error
 
 __all__ = ["JpegSource", "MjpegHandler", "Streams", "encode_jpeg", "stream_blueprint"]
 
@@ -313,7 +313,7 @@ def snapshot(topic: str) -> Response:
     return response
 
 
-class MjpegHandler(tornado.web.RequestHandler):
+class MjpegHandler(TornadoJsonErrors, tornado.web.RequestHandler):
     """The MJPEG stream as a native Tornado handler: each viewer gets the newest frame when it has
     taken the previous one (a slow one skips frames)."""
 

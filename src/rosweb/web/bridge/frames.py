@@ -30,6 +30,10 @@ def decode(data: Frame) -> dict[str, Any]:
         raise FrameError(
             f"not valid {'CBOR' if isinstance(data, bytes) else 'JSON'}: {err}"
         ) from err
+    except RecursionError:  # [[[[...]]]]: the decoder's recursion, not the server's problem
+        raise FrameError(
+            f"{'CBOR' if isinstance(data, bytes) else 'JSON'} nested too deeply"
+        ) from None
     if not isinstance(message, dict):
         raise FrameError(f"a message must be a JSON object, got {type(message).__name__}")
     return message

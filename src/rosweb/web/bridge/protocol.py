@@ -24,6 +24,7 @@ import collections
 import itertools
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -123,6 +124,8 @@ def _get(msg: dict[str, Any], key: str, kind: type | tuple[type, ...], default: 
         expected = " or ".join(_KIND_NAMES[k] for k in kinds)
         got = json.dumps(value, default=str)[:40]
         raise OpError(f"field {key} expects {expected}, got {got}", key)
+    if isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity: JSON allows them
+        raise OpError(f"field {key} expects a finite number, got {value}", key)
     return value
 
 
@@ -206,7 +209,8 @@ class BridgeSession:
             return
         if self.actor is None:
             raise AuthError('not authenticated: send {"op": "auth", "token": "..."} first')
-        if op == "call_service" and message.get("service") in ROSAPI:
+        service = message.get("service")
+        if op == "call_service" and isinstance(service, str) and service in ROSAPI:
             role = "viewer"  # introspection; rosapi's own writes check their role
         self.actor.require(role, f"op {op}")
         if op in RATE_LIMITED_OPS and self._rate_limit is not None:

@@ -18,7 +18,7 @@ import tornado.websocket
 from rosweb.errors import AuthError, PermissionDenied
 from rosweb.web.bridge.protocol import BridgeSession
 from rosweb.web.bridge.session import open_session
-from rosweb.web.errors import tornado_error
+from rosweb.web.errors import TornadoJsonErrors, tornado_error
 
 __all__ = ["BridgeWebSocket"]
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 BUFFER_LIMIT = 1 << 20
 
 
-class BridgeWebSocket(tornado.websocket.WebSocketHandler):
+class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
     """One rosbridge client per connection."""
 
     def initialize(self, state: Any, stall_timeout: float = 10.0) -> None:

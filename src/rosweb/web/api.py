@@ -195,7 +195,10 @@ def publish(topic: str) -> Response:
         raise ApiError(404, "not_found", f"no topic {name!r}; give ?type= to create it")
     if not state.graph.types.has_message(type_name):
         raise ApiError(422, "unknown_type", f"unknown message type {type_name!r}", "type")
-    msg = from_json(state.graph.types, type_name, _body(default={}))
+    body = _body(default={})
+    if not isinstance(body, dict):
+        raise ValidationError(f"expects the message as a JSON object, got {json.dumps(body)[:40]}")
+    msg = from_json(state.graph.types, type_name, body)
     msg = actor.publish(name, type_name, msg, latch=_bool_arg("latch"))  # motion: clamped, guarded
     return _json_response(to_json({"topic": name, "type": type_name, "msg": msg}))
 
@@ -226,7 +229,10 @@ def call_service(service: str) -> Response:
     actor.require("operator", f"calling {name}")
     actor.see("service", name)
     srv = state.graph.types.service(state.graph.service_type(name))
-    request_msg = from_json(state.graph.types, srv.request, _body(default={}))
+    body = _body(default={})
+    if not isinstance(body, dict):
+        raise ValidationError(f"expects the request as a JSON object, got {json.dumps(body)[:40]}")
+    request_msg = from_json(state.graph.types, srv.request, body)
     timeout = _number_arg("timeout", current_app.config["ROSWEB_SERVICE_TIMEOUT"], high=300.0)
     response = actor.call(name, request_msg, timeout=timeout)
     return _json_response(to_json({"service": name, "type": srv.name, "response": response}))

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import cbor2
+import numpy as np
 
 from rosweb.messages import to_json
 
@@ -22,8 +24,32 @@ class FrameError(ValueError):
     """An incoming frame is not a rosbridge message."""
 
 
+#: deepest nesting of an incoming frame (the deepest ROS message is far shallower); deeper ones
+#: are refused before decoding, so the decoders never recurse into a RecursionError (which can
+#: leave CPython 3.11's per-thread recursion accounting wrong for later compile() calls)
+MAX_DEPTH = 64
+_STRING = re.compile(rb'"(?:\\.|[^"\\])*"')
+
+
+def _too_deep(data: Frame) -> bool:
+    """JSON text nested deeper than MAX_DEPTH (CBOR is left to its decoder's own guard)."""
+    if isinstance(data, bytes):
+        return False
+    raw = data.encode("utf-8", "surrogatepass")
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False  # cannot be deeper than its count of openers: the common case, small ops
+    text = np.frombuffer(_STRING.sub(b"", raw), dtype=np.uint8)
+    steps = np.zeros(len(text), dtype=np.int32)
+    steps[(text == ord("[")) | (text == ord("{"))] = 1
+    steps[(text == ord("]")) | (text == ord("}"))] = -1
+    return bool(len(steps) and np.cumsum(steps).max() > MAX_DEPTH)
+
+
 def decode(data: Frame) -> dict[str, Any]:
     """An incoming frame (JSON text, or CBOR bytes) as a dict; raises FrameError."""
+    if _too_deep(data):
+        kind = "CBOR" if isinstance(data, bytes) else "JSON"
+        raise FrameError(f"{kind} nested deeper than {MAX_DEPTH} levels")
     try:
         message = cbor2.loads(data) if isinstance(data, bytes) else json.loads(data)
     except (ValueError, cbor2.CBORDecodeError, UnicodeDecodeError) as err:

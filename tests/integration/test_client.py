@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import itertools
 import json
 import subprocess
@@ -315,7 +316,10 @@ def test_async_client(live_server: LiveServer) -> None:
             with pytest.raises(ValidationError):
                 await robot.publish("/cmd_vel", {"linear": {"x": "fast"}})
 
-    asyncio.run(session())
+    # in a thread of its own: the e2e suite's Playwright (sync API) keeps an event loop running in
+    # the main thread for the whole session
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, session()).result()
 
 
 # -- ROS 1 ----------------------------------------------------------------------------------------

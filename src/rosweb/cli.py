@@ -107,7 +107,6 @@ def run(
         return
     from rosweb.server import Server
     from rosweb.web import RosWeb, create_app
-    from rosweb.web.native import rosbridge_handlers, tornado_handlers
 
     app = create_app(settings)
     bridge_port = settings["ROSWEB_ROSBRIDGE_PORT"]
@@ -122,17 +121,7 @@ def run(
                 f"rosweb: rosbridge protocol at {ws}://{server.host}:{bridge_port}/", err=True
             )
 
-    server = Server(
-        app,
-        settings["ROSWEB_HOST"],
-        settings["ROSWEB_PORT"],
-        threads=settings["ROSWEB_THREADS"],
-        handlers=tornado_handlers(app),
-        extra_ports={bridge_port: rosbridge_handlers(app)} if bridge_port else None,
-        on_ready=ready,
-        certfile=settings["ROSWEB_CERT"] or None,
-        keyfile=settings["ROSWEB_KEY"] or None,
-    )
+    server = Server.for_app(app, settings, on_ready=ready)
     click.echo(f"rosweb {__version__}: robot {settings['ROSWEB_BACKEND']}", err=True)
     try:
         server.serve_forever()

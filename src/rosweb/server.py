@@ -81,6 +81,33 @@ class Server:
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
 
+    @classmethod
+    def for_app(
+        cls,
+        app: Flask,
+        settings: Any,
+        *,
+        sockets: dict[int, list[socket.socket]] | None = None,
+        on_ready: Callable[[Server], None] | None = None,
+    ) -> Server:
+        """The server of ``rosweb run`` for ``app``: address, threads, TLS and the native
+        handlers (and the rosbridge port) from its ``ROSWEB_*`` settings."""
+        from rosweb.web.native import rosbridge_handlers, tornado_handlers
+
+        bridge_port = settings["ROSWEB_ROSBRIDGE_PORT"]
+        return cls(
+            app,
+            settings["ROSWEB_HOST"],
+            settings["ROSWEB_PORT"],
+            threads=settings["ROSWEB_THREADS"],
+            handlers=tornado_handlers(app),
+            extra_ports={bridge_port: rosbridge_handlers(app)} if bridge_port else None,
+            on_ready=on_ready,
+            certfile=settings["ROSWEB_CERT"] or None,
+            keyfile=settings["ROSWEB_KEY"] or None,
+            sockets=sockets,
+        )
+
     @property
     def tls(self) -> bool:
         return self.ssl is not None

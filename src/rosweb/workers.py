@@ -121,22 +121,10 @@ class _Supervisor:
     def _serve_worker(self, sockets: dict[int, list[socket.socket]]) -> None:
         from rosweb.server import Server
         from rosweb.web import RosWeb, create_app
-        from rosweb.web.native import rosbridge_handlers, tornado_handlers
 
         settings = dict(self.settings, ROSWEB_BACKEND=f"agent://{self.address}")
         app = create_app(settings)
-        bridge_port = settings["ROSWEB_ROSBRIDGE_PORT"]
-        server = Server(
-            app,
-            settings["ROSWEB_HOST"],
-            settings["ROSWEB_PORT"],
-            threads=settings["ROSWEB_THREADS"],
-            handlers=tornado_handlers(app),
-            extra_ports={bridge_port: rosbridge_handlers(app)} if bridge_port else None,
-            sockets=sockets,
-            certfile=settings["ROSWEB_CERT"] or None,
-            keyfile=settings["ROSWEB_KEY"] or None,
-        )
+        server = Server.for_app(app, settings, sockets=sockets)
         try:
             server.serve_forever()
         finally:

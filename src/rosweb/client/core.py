@@ -18,6 +18,8 @@ from typing import Any
 from rosweb.errors import (
     AuthError,
     BackendUnavailable,
+    ClientConnectionError,
+    ClientTimeout,
     ControlError,
     EStopEngaged,
     LeaseHeld,
@@ -161,6 +163,17 @@ def health() -> Request:
 
 
 # -- answers --------------------------------------------------------------------------------------
+
+
+def transport_error(request: Request, url: str, waited: float, err: Exception) -> RosWebError:
+    """The client's exception for a request that got no answer (httpx's errors, sync or async)."""
+    import httpx
+
+    if isinstance(err, httpx.TimeoutException):
+        return ClientTimeout(
+            f"{request.method} {request.path}: no answer from {url} within {waited:g} s"
+        )
+    return ClientConnectionError(f"cannot reach rosweb at {url}: {err or type(err).__name__}")
 
 
 def answer(request: Request, status: int, content: bytes, headers: Mapping[str, str]) -> Any:

@@ -18,7 +18,7 @@ import httpx
 from rosweb.client import core
 from rosweb.client.decode import Decoder
 from rosweb.client.streams import Stream, Streams, ThreadInbox
-from rosweb.errors import ClientConnectionError, ClientTimeout, NotFoundError, RosWebError
+from rosweb.errors import ClientTimeout, NotFoundError, RosWebError
 from rosweb.messages import Message
 
 __all__ = ["Client", "Params", "Subscription"]
@@ -101,15 +101,8 @@ class Client:
                 headers=request.headers,
                 timeout=self.timeout + request.wait,
             )
-        except httpx.TimeoutException as err:
-            raise ClientTimeout(
-                f"{request.method} {request.path}: no answer from {self.url} "
-                f"within {self.timeout + request.wait:g} s"
-            ) from err
         except httpx.HTTPError as err:
-            raise ClientConnectionError(
-                f"cannot reach rosweb at {self.url}: {err or type(err).__name__}"
-            ) from err
+            raise core.transport_error(request, self.url, self.timeout + request.wait, err) from err
         return core.answer(request, response.status_code, response.content, response.headers)
 
     def _decode(self, type_name: str, value: Any) -> Any:

@@ -33,7 +33,7 @@ def serve(port: int) -> None:
     from rosweb.messages import from_json
     from rosweb.server import Server
     from rosweb.web import create_app
-    from rosweb.web.native import tornado_handlers
+    from rosweb.server.handlers import tornado_handlers
 
     app = create_app({"ROSWEB_BACKEND": "sim://?robot=0", "ROSWEB_CACHE_TOPICS": ""})
     state = app.extensions["rosweb"]
@@ -43,7 +43,7 @@ def serve(port: int) -> None:
 
     @app.get("/bench/stats")
     def stats() -> Any:
-        sources = state.streams.sources()
+        sources = state.robot.camera.sources()
         return {
             "published": published[0],
             "frames_in": sum(s.frames_in for s in sources),

@@ -16,7 +16,7 @@ from helpers import Endpoint, LiveServer, RosMaster
 from rosweb.graph import Graph
 from rosweb.server import Server
 from rosweb.web import RosWeb, create_app
-from rosweb.web.native import tornado_handlers
+from rosweb.server.handlers import tornado_handlers
 
 
 @pytest.fixture(autouse=True)

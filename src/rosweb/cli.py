@@ -95,7 +95,7 @@ def run(
     if settings["ROSWEB_WORKERS"] > 1:
         import secrets
 
-        from rosweb.workers import run_workers
+        from rosweb.server.workers import run_workers
 
         # one key for every worker: a login made through one is valid in all
         settings["ROSWEB_SECRET_KEY"] = settings["ROSWEB_SECRET_KEY"] or secrets.token_hex(32)

@@ -187,6 +187,9 @@ class Hub:
         self.cache_topics = tuple(cache_topics)
         self.scan_interval = scan_interval
         self._feeds: dict[str, _Feed] = {}
+        #: topics being subscribed right now (the backend may block: a master, an agent, a
+        #: router): waiters for the same topic wait on its event, nobody else waits at all
+        self._subscribing: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep, name="rosweb-hub-sweep", daemon=True)
@@ -223,14 +226,14 @@ class Hub:
         ]
         added = []
         for topic, type_name in new:
+            if self._closed.is_set() or topic in self._feeds:
+                continue
+            try:
+                feed = self._feed(topic, type_name)
+            except RosWebError as err:
+                log.debug("cannot cache %s: %s", topic, err)
+                continue
             with self._lock:
-                if self._closed.is_set() or topic in self._feeds:
-                    continue
-                try:
-                    feed = self._feed(topic, type_name)
-                except RosWebError as err:
-                    log.debug("cannot cache %s: %s", topic, err)
-                    continue
                 feed.cached = feed.pinned = True
             added.append(topic)
         return added
@@ -254,22 +257,67 @@ class Hub:
                 feed.handle.close()
         return [topic for topic, _ in stale]
 
-    def _feed(self, topic: str, type_name: str | None) -> _Feed:
-        """The topic's feed, subscribing the backend on first use; caller holds the lock."""
-        feed = self._feeds.get(topic)
-        if feed is None:
-            feed = _Feed(type_name or "")
+    def _feed(
+        self,
+        topic: str,
+        type_name: str | None,
+        *,
+        consumer: Consumer | None = None,
+        read: bool = False,
+    ) -> _Feed:
+        """The topic's feed, subscribing the backend on first use outside the hub's lock (a
+        backend call may block: nobody else waits for it but callers of the same topic);
+        ``consumer`` is added and ``read`` marks a cache read under the lock, so the feed
+        cannot be dropped in between."""
+        while True:
+            with self._lock:
+                if self._closed.is_set():
+                    raise RosWebError("the hub is closed")
+                feed = self._feeds.get(topic)
+                if feed is not None:
+                    if type_name and type_name != feed.type:
+                        raise TypeMismatchError(
+                            f"topic {topic} has type {feed.type}, not {type_name}"
+                        )
+                    if consumer is not None:
+                        consumer.type = feed.type
+                        feed.consumers.append(consumer)
+                    if read:
+                        feed.cached = True
+                        feed.last_read = time.monotonic()
+                    return feed
+                busy = self._subscribing.get(topic)
+                mine = busy is None
+                if busy is None:
+                    busy = self._subscribing[topic] = threading.Event()
+            if not mine:
+                busy.wait()  # another thread subscribes this topic: then take its feed
+                continue
+            self._subscribe(topic, type_name, busy)
 
-            def on_message(msg: Message) -> None:
-                self._dispatch(topic, feed, msg)
+    def _subscribe(self, topic: str, type_name: str | None, busy: threading.Event) -> None:
+        fresh = _Feed(type_name or "")
 
+        def on_message(msg: Message) -> None:
+            self._dispatch(topic, fresh, msg)
+
+        try:
             handle = self.graph.subscribe(topic, on_message, type_name)
-            feed.type = handle.type
-            feed.handle = handle
-            self._feeds[topic] = feed
-        elif type_name and type_name != feed.type:
-            raise TypeMismatchError(f"topic {topic} has type {feed.type}, not {type_name}")
-        return feed
+        except BaseException:
+            with self._lock:
+                del self._subscribing[topic]
+            busy.set()
+            raise
+        fresh.type = handle.type
+        fresh.handle = handle
+        with self._lock:
+            del self._subscribing[topic]
+            closed = self._closed.is_set()
+            if not closed:
+                self._feeds[topic] = fresh
+        busy.set()
+        if closed:
+            handle.close()
 
     def _dispatch(self, topic: str, feed: _Feed, msg: Message) -> None:
         envelope = Envelope(topic, feed.type, msg)
@@ -290,10 +338,8 @@ class Hub:
     ) -> Consumer:
         """A new consumer of ``topic``; close it when done."""
         topic = normalize_name(topic)
-        with self._lock:
-            feed = self._feed(topic, type_name)
-            consumer = Consumer(self, topic, feed.type, queue_length, throttle_rate, notify)
-            feed.consumers.append(consumer)
+        consumer = Consumer(self, topic, type_name or "", queue_length, throttle_rate, notify)
+        self._feed(topic, type_name, consumer=consumer)
         return consumer
 
     def latest(self, topic: str, timeout: float = 0.0) -> Envelope | None:
@@ -302,10 +348,7 @@ class Hub:
         The first call subscribes the topic and keeps it subscribed for later calls.
         """
         topic = normalize_name(topic)
-        with self._lock:
-            feed = self._feed(topic, None)
-            feed.cached = True
-            feed.last_read = time.monotonic()
+        feed = self._feed(topic, None, read=True)
         deadline = time.monotonic() + timeout
         with feed.arrived:
             while feed.latest is None:

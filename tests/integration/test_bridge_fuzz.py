@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from helpers import LiveServer
 from rosweb.web.auth import hash_token
-from rosweb.web.bridge.protocol import OPS
+from rosweb.core.bridge import OPS
 
 pytestmark = pytest.mark.integration
 

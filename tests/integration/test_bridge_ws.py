@@ -20,7 +20,7 @@ import websocket
 from helpers import Endpoint, assert_error, free_port, wait_for
 from rosweb.server import Server
 from rosweb.web import RosWeb, create_app
-from rosweb.web.native import rosbridge_handlers
+from rosweb.server.handlers import rosbridge_handlers
 
 pytestmark = pytest.mark.integration
 

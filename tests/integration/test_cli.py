@@ -19,7 +19,7 @@ import requests
 from helpers import LiveServer, free_port, wait_for
 from rosweb.server import Server
 from rosweb.web import RosWeb, create_app
-from rosweb.web.native import tornado_handlers
+from rosweb.server.handlers import tornado_handlers
 
 pytestmark = pytest.mark.integration
 

@@ -29,8 +29,8 @@ from rosweb.errors import (
 )
 from rosweb.server import Server
 from rosweb.web import RosWeb, create_app
-from rosweb.web.bridge.transport_tornado import BridgeWebSocket
-from rosweb.web.native import tornado_handlers
+from rosweb.server.bridge import BridgeWebSocket
+from rosweb.server.handlers import tornado_handlers
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ import websocket
 from helpers import Inbox, LiveServer, assert_error, free_port, wait_for
 from rosweb.control import TWIST
 from rosweb.web.auth import hash_password, hash_token
-from rosweb.web.bridge.protocol import OP_ROLES
+from rosweb.core.bridge import OP_ROLES
 from rosweb.web.security import PUBLIC_ENDPOINTS, REQUIREMENTS, required_role
 
 pytestmark = pytest.mark.integration

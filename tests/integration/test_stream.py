@@ -57,7 +57,7 @@ def test_five_viewers_get_every_frame_from_one_encoder(endpoint: Endpoint) -> No
     for viewer in viewers:
         viewer.start()
     wait_for(lambda: all(v.frames > 2 for v in viewers), timeout=15)
-    (source,) = endpoint.state.streams.sources()  # one encoder for the five viewers
+    (source,) = endpoint.state.robot.camera.sources()  # one encoder for the five viewers
     frames_before = source.frames_in
     seen_before = [v.frames for v in viewers]
     time.sleep(3)
@@ -109,7 +109,7 @@ def test_unwatched_encoders_stop(endpoint: Endpoint, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(stream, "GRACE", 0.1)
     requests.get(endpoint.url + "/snapshot/camera/image_raw.jpg", timeout=10)
-    assert len(endpoint.state.streams.sources()) == 1
+    assert len(endpoint.state.robot.camera.sources()) == 1
     time.sleep(0.3)
     requests.get(endpoint.url + "/snapshot/camera/image_raw.jpg?quality=50", timeout=10)
-    assert [s.variant.quality for s in endpoint.state.streams.sources()] == [50]
+    assert [s.variant.quality for s in endpoint.state.robot.camera.sources()] == [50]

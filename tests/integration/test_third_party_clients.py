@@ -20,7 +20,7 @@ import requests
 from helpers import RosMaster, wait_for
 from rosweb.server import Server
 from rosweb.web import RosWeb, create_app
-from rosweb.web.native import tornado_handlers
+from rosweb.server.handlers import tornado_handlers
 
 pytestmark = pytest.mark.integration
 

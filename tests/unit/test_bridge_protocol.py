@@ -23,11 +23,11 @@ from rosweb.errors import NotFoundError, ServiceError, ServiceTimeout
 from rosweb.graph.sim import Bus
 from rosweb.hub import Hub
 from rosweb.messages import Message, from_json, to_ros1
-from rosweb.web.actions import Actor
-from rosweb.web.auth import Principal, hash_token
-from rosweb.web.bridge import OPS, BridgeOptions, BridgeSession
-from rosweb.web.bridge.frames import Frame
-from rosweb.web.bridge.rosapi import ROSAPI
+from rosweb.core import Caller, GuardedRobot, Robot
+from rosweb.core.bridge import OPS, BridgeOptions, BridgeSession
+from rosweb.core.bridge.frames import Frame
+from rosweb.core.bridge.rosapi import ROSAPI
+from rosweb.web.auth import hash_token
 from rosweb.web.security import Gate
 
 STRING = "std_msgs/String"
@@ -120,13 +120,6 @@ def bus() -> Iterator[Bus]:
 
 
 @pytest.fixture
-def hub(bus: Bus) -> Iterator[Hub]:
-    hub = Hub(bus)
-    yield hub
-    hub.close()
-
-
-@pytest.fixture
 def executor() -> Iterator[ThreadPoolExecutor]:
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="test-bridge")
     yield executor
@@ -134,18 +127,6 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 
 
 Connect = Callable[..., Client]
-
-
-class State:
-    """What a session acts on, as the app's state has it."""
-
-    def __init__(self, bus: Bus, control: Control, settings: dict[str, Any]) -> None:
-        self.graph = bus
-        self.control = control
-        self.gate = Gate(config.load(settings, environ={}))
-
-    def param_meta(self) -> dict[str, dict[str, Any]]:
-        return {}
 
 
 @pytest.fixture
@@ -157,41 +138,51 @@ def control(bus: Bus) -> Iterator[Control]:
 
 @pytest.fixture
 def connect(
-    bus: Bus, hub: Hub, executor: ThreadPoolExecutor, request: pytest.FixtureRequest
+    bus: Bus, executor: ThreadPoolExecutor, request: pytest.FixtureRequest
 ) -> Iterator[Connect]:
     """``connect(role="admin", settings={}, **options)``: a new client with its session (closed
-    after), acting as a user of that role under those settings. Motion goes to the ``control``
-    fixture's bus if the test uses it, else to a bus of its own (the test's bus sees no
-    /cmd_vel publisher)."""
+    after), acting as a user of that role under those settings, on a Robot of the test's bus.
+    Motion goes to the ``control`` fixture's bus if the test uses it, else to a bus of its own
+    (the test's bus sees no /cmd_vel publisher)."""
     clients: list[Client] = []
+    robots: dict[str, Robot] = {}
     aside = Bus()
     control = (
         request.getfixturevalue("control") if "control" in request.fixturenames else Control(aside)
     )
+
+    def robot_for(settings: dict[str, Any]) -> Robot:
+        key = json.dumps(settings, sort_keys=True)
+        if key not in robots:
+            cfg = config.load({"ROSWEB_CACHE_TOPICS": "", **settings}, environ={})
+            robots[key] = Robot(bus, settings=cfg, control=control, owns_graph=False)
+        return robots[key]
+
+    request.node.robot_for = robot_for
 
     def make(
         role: str | None = "admin", settings: dict[str, Any] | None = None, **options: Any
     ) -> Client:
         """``role=None``: a client that connected without credentials."""
         client = Client()
-        state = State(bus, control, settings or {})
-        actor = None
+        settings = settings or {}
+        robot = robot_for(settings)
+        gate = Gate(config.load(settings, environ={}))
+        bound = None
         if role is not None:
-            actor = Actor(state, Principal(f"{role}-user", role, f"c{len(clients)}", "token"))
+            bound = robot.bind(Caller(f"{role}-user", role, f"c{len(clients)}", "token"))
 
-        def login(token: str) -> Actor:
-            principal = state.gate.identify(remote_addr="127.0.0.1", host="x", token=token)
-            return Actor(state, principal)
+        def login(token: str) -> GuardedRobot:
+            principal = gate.identify(remote_addr="127.0.0.1", host="x", token=token)
+            return robot.bind(principal)
 
         def rate_limit(op: str) -> None:
-            state.gate.hit("ws", str(id(client)))
+            gate.hit("ws", str(id(client)))
 
         client.session = BridgeSession(
-            bus,
-            hub,
+            bound,
             wake=client.wake,
             executor=executor,
-            actor=actor,
             login=login,
             rate_limit=rate_limit,
             options=BridgeOptions(**options),
@@ -202,9 +193,18 @@ def connect(
     yield make
     for client in clients:
         client.session.close()
+    for robot in robots.values():
+        robot.close()
     if control.graph is aside:
         control.close()
     aside.close()
+
+
+@pytest.fixture
+def hub(connect: Connect, request: pytest.FixtureRequest) -> Hub:
+    """The hub of the default robot (settings {}) the sessions share."""
+    hub: Hub = request.node.robot_for({})._hub
+    return hub
 
 
 @pytest.fixture
@@ -626,7 +626,7 @@ def test_cbor_raw_compression_sends_the_ros1_serialization(client: Client, bus: 
     assert received["op"] == "publish"
     assert received["topic"] == "/count"
     raw = received["msg"]
-    assert raw["bytes"] == to_ros1(client.session.graph.types, INT32, {"data": 258})
+    assert raw["bytes"] == to_ros1(bus.types, INT32, {"data": 258})
     assert raw["bytes"] == (258).to_bytes(4, "little")
     assert abs(raw["secs"] + raw["nsecs"] / 1e9 - before) < 5
     assert 0 <= raw["nsecs"] < 1_000_000_000
@@ -1072,12 +1072,14 @@ def test_unadvertise_service_removes_it(client: Client, bus: Bus) -> None:
         bus.call_service("/client/toggle", {"data": True}, timeout=1)
 
 
-def test_unadvertising_a_service_not_advertised_is_an_error(client: Client, toggle: str) -> None:
+def test_unadvertising_a_service_not_advertised_is_an_error(
+    client: Client, toggle: str, bus: Bus
+) -> None:
     client.send({"op": "unadvertise_service", "id": "us", "service": toggle})
     status = client.status()
     assert status["id"] == "us"
     assert toggle in status["msg"]
-    assert toggle in client.session.graph.services()
+    assert toggle in bus.services()
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from rosweb.messages import TypeStore, from_json
-from rosweb.web.stream import ImageError, encode_jpeg
+from rosweb.core.camera import ImageError, encode_jpeg
 
 STORE = TypeStore()
 RED, BLUE = (230, 20, 20), (20, 20, 230)

@@ -1,25 +1,15 @@
-"""The node in its own process: serves a Graph (and shared state) to any number of web workers.
+"""The node in its own process: serves a Graph and the robot's control to any number of web
+workers (``rosweb agent``; the workers' side is :mod:`rosweb.graph.remote` and
+:mod:`rosweb.control.remote`).
 
-- :class:`Agent`: ``rosweb agent``'s core; :data:`SHARED_STATE` lists the extra objects it serves.
-- :class:`AgentGraph`: the ``agent://`` backend, a Graph that talks to an agent.
-- :class:`RpcServer` / :class:`RpcClient` / :class:`Proxy`: the generic RPC underneath (named
-  objects, method allow-lists, ZeroMQ, CBOR).
+- :class:`Agent`: ``rosweb agent``'s core.
+- :class:`RpcServer`: the generic RPC underneath (named objects, method allow-lists, ZeroMQ,
+  CBOR).
 
 This package never imports Flask or the web side.
 """
 
-from rosweb.agent.agent import SHARED_STATE, Agent, SharedStateFactory
-from rosweb.agent.graph import AgentGraph, parse_url
-from rosweb.agent.rpc import Proxy, RpcClient, RpcServer, current_peer
+from rosweb.agent.agent import Agent
+from rosweb.agent.server import RpcServer, current_peer
 
-__all__ = [
-    "SHARED_STATE",
-    "Agent",
-    "AgentGraph",
-    "Proxy",
-    "RpcClient",
-    "RpcServer",
-    "SharedStateFactory",
-    "current_peer",
-    "parse_url",
-]
+__all__ = ["Agent", "RpcServer", "current_peer"]

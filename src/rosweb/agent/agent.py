@@ -2,8 +2,9 @@
 
 ``rosweb agent --backend ros1:// --listen ipc:///run/rosweb/agent.sock`` runs one; workers use
 ``ROSWEB_BACKEND=agent://ipc:///run/rosweb/agent.sock``. Besides the graph, the agent serves the
-state every worker must share (the control lease, the deadman, the e-stop): one line per object
-in :data:`SHARED_STATE`, or :meth:`Agent.serve` for an agent made in code.
+robot's control (the lease, the deadman, the e-stop: one for every worker) as the object
+``control`` with the methods of :data:`~rosweb.control.port.CONTROL_METHODS`; workers reach it
+through :class:`~rosweb.control.remote.RemoteControl`. :meth:`Agent.serve` adds more objects.
 """
 
 from __future__ import annotations
@@ -12,30 +13,20 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from rosweb.agent.rpc import RpcServer
+from rosweb.agent.server import RpcServer
 from rosweb.agent.service import GRAPH_METHODS, GraphService
-from rosweb.control.core import REMOTE_METHODS, Control
+from rosweb.control.core import Control
+from rosweb.control.port import CONTROL_METHODS
 from rosweb.errors import ConfigError
 from rosweb.graph import Graph, connect
 
-__all__ = ["SHARED_STATE", "Agent", "SharedStateFactory", "serve_forever"]
+__all__ = ["Agent", "serve_forever"]
 
 log = logging.getLogger(__name__)
 
-#: ``factory(graph, settings) -> (obj, methods)``: an object the agent serves and the names of
-#: the methods workers may call on it
-SharedStateFactory = Callable[[Graph, Mapping[str, Any]], tuple[object, Iterable[str]]]
-
-#: name -> factory of the objects every agent serves besides the graph; a worker reaches one
-#: with ``graph.shared_state(name)``
-SHARED_STATE: dict[str, SharedStateFactory] = {
-    # the control lease, e-stop and deadman: one for all workers
-    "control": lambda graph, settings: (Control.from_settings(graph, settings), REMOTE_METHODS),
-}
-
 
 class Agent:
-    """Serves ``graph`` (and the shared state) on ``address`` until closed."""
+    """Serves ``graph`` and its control on ``address`` until closed."""
 
     def __init__(
         self, graph: Graph, address: str, *, settings: Mapping[str, Any] | None = None
@@ -46,9 +37,10 @@ class Agent:
         self.graph_service = GraphService(graph, self.server)
         self.server.serve("graph", self.graph_service, GRAPH_METHODS)
         self._served: list[object] = []
-        for name, factory in SHARED_STATE.items():
-            obj, methods = factory(graph, settings or {})
-            self.serve(name, obj, methods)
+        # a restarted agent takes over a robot that may still move: Control publishes a stop
+        # on every command topic as it starts
+        self.control = Control.from_settings(graph, settings or {})
+        self.serve("control", self.control, CONTROL_METHODS)
 
     @classmethod
     def from_url(
@@ -67,7 +59,7 @@ class Agent:
     def serve(self, name: str, obj: object, methods: Iterable[str]) -> None:
         """Serve ``obj`` to workers as ``name``; they may call exactly ``methods``.
 
-        A worker gets a proxy with ``graph.shared_state(name)``. If ``obj`` has
+        A worker calls it with ``AgentGraph.link.call(name, method, ...)``. If ``obj`` has
         ``peer_gone(peer)``, it learns when a worker leaves (``rosweb.agent.current_peer()``
         tells a method which worker calls it); its ``close()`` runs when the agent closes.
         """

@@ -27,8 +27,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from rosweb.agent.codec import dumps
-from rosweb.agent.rpc import RpcServer, current_peer
+from rosweb.agent.server import RpcServer, current_peer
+from rosweb.graph.remote.codec import dumps
 from rosweb.errors import RosWebError, TypeMismatchError
 from rosweb.graph import Graph, Handle, normalize_name
 from rosweb.messages import Message

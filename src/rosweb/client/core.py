@@ -16,23 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rosweb.errors import (
-    AuthError,
-    BackendUnavailable,
     ClientConnectionError,
     ClientTimeout,
-    ControlError,
-    EStopEngaged,
-    LeaseHeld,
-    NotFoundError,
-    PermissionDenied,
-    RateLimited,
     RosWebError,
     ServerError,
-    ServiceError,
-    ServiceTimeout,
-    TypeMismatchError,
-    UnknownTypeError,
-    ValidationError,
+    from_answer,
 )
 from rosweb.messages.convert import to_json
 
@@ -212,60 +200,16 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-#: a code the server may send -> the class it maps back to (see rosweb.web.errors)
-_BY_CODE: dict[str, type[RosWebError]] = {
-    "not_found": NotFoundError,
-    "no_message": NotFoundError,
-    "unknown_type": UnknownTypeError,
-    "validation_error": ValidationError,
-    "bad_json": ValidationError,
-    "bad_name": ValidationError,
-    "bad_parameter": ValidationError,
-    "type_mismatch": TypeMismatchError,
-    "service_timeout": ServiceTimeout,
-    "service_failed": ServiceError,
-    "backend_unavailable": BackendUnavailable,
-    "control_refused": ControlError,
-    "control_held": LeaseHeld,
-    "estop_engaged": EStopEngaged,
-    "unauthorized": AuthError,
-    "forbidden": PermissionDenied,
-    "rate_limited": RateLimited,
-}
-
-#: when the code is unknown: by HTTP status
-_BY_STATUS: dict[int, type[RosWebError]] = {
-    401: AuthError,
-    403: PermissionDenied,
-    404: NotFoundError,
-    422: ValidationError,
-    429: RateLimited,
-    502: ServiceError,
-    503: BackendUnavailable,
-    504: ServiceTimeout,
-}
-
-
 def error_from(request: Request, status: int, body: Any, headers: Mapping[str, str]) -> RosWebError:
-    """The exception of an error answer, from its code (or status), with the server's message."""
+    """The exception of an error answer, from its code (or status), with the server's message:
+    the table is :mod:`rosweb.errors`' own (each class's ``code``)."""
     code, message, field_path = _error_fields(body, status)
-    cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
-    if cls is None:
-        return ServerError(message, status, code or f"http_{status}")
-    if issubclass(cls, NotFoundError):
-        return cls(request.kind, request.name, message)
-    if issubclass(cls, ValidationError):
-        return cls(message, field_path)
-    if issubclass(cls, RateLimited):
-        return cls(message, _retry_after(headers))
-    if issubclass(cls, LeaseHeld):
-        holder = body.get("error", {}).get("holder", "") if isinstance(body, dict) else ""
-        return cls(message, str(holder))
-    if issubclass(cls, UnknownTypeError):
-        err = cls(request.name)
-        err.args = (message,)
-        return err
-    return cls(message)
+    error = body.get("error") if isinstance(body, dict) else None
+    holder = error.get("holder", "") if isinstance(error, dict) else ""
+    return from_answer(
+        status, code, message, field=field_path, holder=str(holder),
+        retry_after=_retry_after(headers), kind=request.kind, name=request.name,
+    )  # fmt: skip
 
 
 # -- rosbridge ------------------------------------------------------------------------------------

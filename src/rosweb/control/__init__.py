@@ -3,6 +3,17 @@ lease and the e-stop, behind one :class:`Control`."""
 
 from rosweb.control.core import Control
 from rosweb.control.lease import Lease, Operator
+from rosweb.control.port import CONTROL_METHODS, ControlPort
 from rosweb.control.teleop import COMMANDS, TWIST, Teleop, VelocityLimits
 
-__all__ = ["COMMANDS", "TWIST", "Control", "Lease", "Operator", "Teleop", "VelocityLimits"]
+__all__ = [
+    "COMMANDS",
+    "CONTROL_METHODS",
+    "TWIST",
+    "Control",
+    "ControlPort",
+    "Lease",
+    "Operator",
+    "Teleop",
+    "VelocityLimits",
+]

@@ -12,9 +12,12 @@ time); the e-stop latch; the velocity limits. A motion on a command topic, whate
 
 A stop (zero Twist) is never refused: anyone may stop the robot.
 
-Its methods take plain values (names, numbers, dicts), so the same object can be served to
-several web workers from the agent process (:data:`REMOTE_METHODS`): with ``rosweb run
---workers N`` the lease, the e-stop and the deadman live in the agent, one for all workers.
+It implements :class:`~rosweb.control.port.ControlPort`: its methods take plain values (names,
+numbers, dicts), so the agent process serves the same object to several web workers (with
+``rosweb run --workers N`` the lease, the e-stop and the deadman live in the agent, one for all).
+
+A new Control publishes a zero Twist on every command topic first: a restarted server or agent
+takes over a robot that may still be moving on the last command of the process that died.
 """
 
 from __future__ import annotations
@@ -31,15 +34,7 @@ from rosweb.errors import EStopEngaged, ValidationError
 from rosweb.graph import Graph, normalize_name
 from rosweb.messages import Message, default
 
-__all__ = ["REMOTE_METHODS", "Control"]
-
-#: what web workers call on the agent's Control (the web side uses nothing else)
-REMOTE_METHODS = frozenset(
-    {
-        "is_command_topic", "drive", "command", "stop", "disconnected", "acquire", "release",
-        "engage_estop", "clear_estop", "state", "info",
-    }
-)  # fmt: skip
+__all__ = ["Control"]
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +73,20 @@ class Control:
             self.close()
             raise
         self._estop: dict[str, Any] | None = None  # {"by", "since"} while latched
+        #: held while checking the e-stop and the lease and driving, and while engaging the
+        #: e-stop: once engage_estop returns, no move can be published after its stop
+        self._lock = threading.RLock()
         self._estop_wake = threading.Event()
         self._closed = False
         self._estop_thread = threading.Thread(
             target=self._repeat_stop, name="rosweb-estop", daemon=True
         )
         self._estop_thread.start()
+        for teleop in self._teleops.values():
+            try:
+                teleop.stop()
+            except Exception:
+                log.exception("could not publish the start-up stop on %s", teleop.topic)
 
     @classmethod
     def from_settings(cls, graph: Graph, settings: Mapping[str, Any]) -> Control:
@@ -133,19 +136,20 @@ class Control:
             raise ValidationError(f"{topic} is not a command topic", "topic")
         if is_zero(twist):
             return teleop.drive(twist)  # a stop is never refused
-        if self._estop is not None:
-            raise EStopEngaged(
-                f"the e-stop is engaged (by {self._estop['by']}): clear it before driving"
-            )
-        who = Operator(user, client)
-        taken_from = self.lease.acquire(who)
-        if taken_from is not None:  # the lease had expired: nothing was moving for it
-            log.info("control: %s took the lease (was %s)", who, taken_from)
         limits = VelocityLimits(
             min(self.limits.max_linear, max_linear if max_linear is not None else 1e9),
             min(self.limits.max_angular, max_angular if max_angular is not None else 1e9),
         )
-        return teleop.drive(limits.clamp(twist))
+        who = Operator(user, client)
+        with self._lock:
+            if self._estop is not None:
+                raise EStopEngaged(
+                    f"the e-stop is engaged (by {self._estop['by']}): clear it before driving"
+                )
+            taken_from = self.lease.acquire(who)
+            if taken_from is not None:  # the lease had expired: nothing was moving for it
+                log.info("control: %s took the lease (was %s)", who, taken_from)
+            return teleop.drive(limits.clamp(twist))
 
     def command(
         self,
@@ -199,22 +203,20 @@ class Control:
 
     def engage_estop(self, *, user: str) -> dict[str, Any]:
         """Latch a stop: zero Twists now and repeatedly, motion refused until cleared."""
-        if self._estop is None:
-            self._estop = {"by": user, "since": round(time.time(), 3)}
-            log.warning("control: e-stop engaged by %s", user)
-        self.stop()
+        with self._lock:
+            if self._estop is None:
+                self._estop = {"by": user, "since": round(time.time(), 3)}
+                log.warning("control: e-stop engaged by %s", user)
+            self.stop()
         self._estop_wake.set()
         return self.state()
 
     def clear_estop(self, *, user: str) -> dict[str, Any]:
-        if self._estop is not None:
-            log.warning("control: e-stop cleared by %s", user)
-        self._estop = None
+        with self._lock:
+            if self._estop is not None:
+                log.warning("control: e-stop cleared by %s", user)
+            self._estop = None
         return self.state()
-
-    @property
-    def estopped(self) -> bool:
-        return self._estop is not None
 
     def _repeat_stop(self) -> None:
         while not self._closed:

@@ -4,6 +4,11 @@ Every motion that reaches the command topic from the web goes through :meth:`Tel
 clamped to the velocity limits and lasts ``timeout`` seconds unless repeated; then the watchdog
 publishes a zero Twist. A browser that freezes, a network that drops, a script that crashes all
 leave a stopped robot.
+
+Publishing and the deadline change happen under one lock per command topic, so the order of the
+Twists on the topic is the order of the state changes: a stop that set "not moving" is never
+followed by an older move, and the watchdog's stop is never overtaken by a move that started
+before it (it re-reads the deadline under the lock before it publishes).
 """
 
 from __future__ import annotations
@@ -80,7 +85,8 @@ class Teleop:
         self.limits = limits or VelocityLimits()
         self._zero = default(graph.types, TWIST)
         self._deadline: float | None = None  # while moving: when the motion expires
-        self._wake = threading.Condition()
+        #: serializes publishing with the deadline change (and wakes the watchdog)
+        self._wake = threading.Condition(threading.RLock())
         self._closed = False
         #: zero Twists published by the watchdog (a count users and tests can watch)
         self.deadman_stops = 0
@@ -111,9 +117,11 @@ class Teleop:
         twist = self.limits.clamp(twist)
         moving = not is_zero(twist)
         with self._wake:
+            if self._closed and moving:
+                raise ValidationError(f"the deadman of {self.topic} is closed", "topic")
+            self.graph.publish(self.topic, TWIST, twist)
             self._deadline = time.monotonic() + self.timeout if moving else None
             self._wake.notify()
-        self.graph.publish(self.topic, TWIST, twist)
         return twist
 
     def stop(self) -> Message:
@@ -124,8 +132,8 @@ class Teleop:
         return self._deadline is not None
 
     def _watch(self) -> None:
-        while True:
-            with self._wake:
+        with self._wake:
+            while True:
                 while not self._closed and (
                     self._deadline is None or time.monotonic() < self._deadline
                 ):
@@ -133,12 +141,14 @@ class Teleop:
                     self._wake.wait(wait)
                 if self._closed:
                     return
-                self._deadline = None
-            try:
-                self.graph.publish(self.topic, TWIST, self._zero)
-                self.deadman_stops += 1
-            except Exception:
-                log.exception("deadman could not publish a stop on %s", self.topic)
+                # still under the lock: no move can slip between this check and the stop
+                try:
+                    self.graph.publish(self.topic, TWIST, self._zero)
+                    self._deadline = None
+                    self.deadman_stops += 1
+                except Exception:
+                    log.exception("deadman could not publish a stop on %s: retrying", self.topic)
+                    self._deadline = time.monotonic() + min(self.timeout, 0.1)
 
     def close(self) -> None:
         """Stop the watchdog; a robot still moving gets a last zero Twist."""
@@ -148,10 +158,11 @@ class Teleop:
             was_moving = self._deadline is not None
             self._closed = True
             self._wake.notify()
+            if was_moving:
+                try:
+                    self.graph.publish(self.topic, TWIST, self._zero)
+                    self._deadline = None
+                except Exception:
+                    log.exception("could not publish the final stop on %s", self.topic)
         self._thread.join(timeout=2)
-        if was_moving:
-            try:
-                self.graph.publish(self.topic, TWIST, self._zero)
-            except Exception:
-                log.exception("could not publish the final stop on %s", self.topic)
         self._handle.close()

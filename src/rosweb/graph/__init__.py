@@ -39,7 +39,7 @@ def _ros1(url: str) -> Graph:
 
 
 def _agent(url: str) -> Graph:
-    from rosweb.agent import AgentGraph
+    from rosweb.graph.remote import AgentGraph
 
     return AgentGraph(url)
 

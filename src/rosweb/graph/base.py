@@ -165,17 +165,6 @@ class Graph(ABC):
         if the middleware can (ROS 1 loads installed message packages)."""
         return self.types.has_message(name) or self.types.has_service(name)
 
-    def shared_state(self, name: str) -> object | None:
-        """State that every process serving this robot must share, or None to keep your own.
-
-        The hook for what cannot live in each web worker: e.g. ``"control"`` (the control lease,
-        the teleop deadman, the e-stop). An in-process graph returns None: the caller makes the
-        object itself, in this process. ``agent://`` returns a proxy to the object the agent
-        serves under ``name`` (its methods run in the agent, see :mod:`rosweb.agent`), or None
-        if the agent serves no such object.
-        """
-        return None
-
     # -- lifetime -------------------------------------------------------------------------------
 
     @abstractmethod

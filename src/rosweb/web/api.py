@@ -1,15 +1,14 @@
 """The REST API under ``/api``: topics, services, params, types, teleop, nodes, health.
 
-Views parse and validate input (JSON bodies through :func:`rosweb.messages.from_json`), call the
-Graph, hub or teleop, and answer JSON. Errors are raised, never returned: the handlers of
-:mod:`rosweb.web.errors` give them their one JSON shape.
+Views parse the request, act through the caller's :class:`~rosweb.core.guard.GuardedRobot`
+(which validates messages, checks names and roles, guards motion and audits) and answer JSON.
+Errors are raised, never returned: the handlers of :mod:`rosweb.web.errors` give them their one
+JSON shape.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -18,15 +17,14 @@ from werkzeug.routing import PathConverter
 
 from rosweb import __version__
 from rosweb.control import COMMANDS
-from rosweb.errors import NotFoundError, RosWebError, TypeMismatchError, ValidationError
-from rosweb.graph import normalize_name
-from rosweb.messages import describe, from_json, public_name, to_json
-from rosweb.web.actions import Actor
+from rosweb.core import GuardedRobot
+from rosweb.core.names import ros_name
+from rosweb.errors import BadRequest, ValidationError
+from rosweb.messages import to_json
 from rosweb.web.errors import ApiError, query_number
-from rosweb.web.extension import get_state
 from rosweb.web.openapi import openapi_spec
-from rosweb.web.security import current_principal
-from rosweb.web.sse import open_stream, sse_events
+from rosweb.web.sse import event_response
+from rosweb.web.state import get_state, request_robot
 
 __all__ = ["api"]
 
@@ -45,24 +43,10 @@ def _register_converter(state: BlueprintSetupState) -> None:
     state.app.url_map.converters.setdefault("rosname", NameConverter)
 
 
-_NAME = re.compile(r"^(/[A-Za-z_~][A-Za-z0-9_]*)+$")
 _MAX_WAIT = 30.0
 
 
 # -- input helpers --------------------------------------------------------------------------------
-
-
-def topic_name(raw: str) -> str:
-    """A topic name from a URL path; 400 if invalid."""
-    return _name(raw, "topic")
-
-
-def _name(raw: str, kind: str) -> str:
-    """A ROS name from the URL path (``odom`` -> ``/odom``); 400 if it is not a valid name."""
-    name = normalize_name(raw)
-    if not _NAME.match(name):
-        raise ApiError(400, "bad_name", f"{raw!r} is not a valid ROS {kind} name")
-    return name
 
 
 def _body(default: Any = None) -> Any:
@@ -72,8 +56,15 @@ def _body(default: Any = None) -> Any:
         return default
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ApiError(400, "bad_json", f"the body is not valid JSON: {err}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise BadRequest(f"the body is not valid JSON: {err}", "bad_json") from None
+
+
+def _object_body(what: str) -> dict[str, Any]:
+    body = _body(default={})
+    if not isinstance(body, dict):
+        raise ValidationError(f"expects {what} as a JSON object, got {json.dumps(body)[:40]}")
+    return body
 
 
 def _number_arg(key: str, default: float, high: float = _MAX_WAIT) -> float:
@@ -84,13 +75,13 @@ def _bool_arg(key: str) -> bool:
     """A boolean query parameter, spelled as the OpenAPI spec says: true or false."""
     raw = request.args.get(key, "false")
     if raw not in ("true", "false"):
-        raise ApiError(400, "bad_parameter", f"{key} expects true or false", key)
+        raise BadRequest(f"{key} expects true or false", "bad_parameter", key)
     return raw == "true"
 
 
-def _actor() -> Actor:
-    """The current request's principal acting on the app's robot."""
-    return Actor(get_state(), current_principal(), request.remote_addr or "", "rest")
+def _robot() -> GuardedRobot:
+    """The current request's caller acting on the app's robot."""
+    return request_robot("rest")
 
 
 def _json_response(text: str, status: int = 200) -> Response:
@@ -118,30 +109,14 @@ def openapi() -> Response:
 
 @api.get("/health")
 def health() -> tuple[Response, int]:
-    state = get_state()
-    graph_health = state.graph.health()
-    ok = bool(graph_health.get("ok", True))
-    try:  # with the agent down, the control (served by it) cannot answer either
-        info = state.control.info() if ok else {}
-        control = state.control.state() if ok else None
-    except RosWebError:
-        info, control, ok = {}, None, False
-    body = {
-        "ok": ok,
-        "version": __version__,
-        "backend": state.graph.url,
-        "uptime": round(time.time() - state.started, 3),
-        "graph": graph_health,
-        "teleop": {key: info[key] for key in ("topic", "moving", "deadman_stops") if key in info},
-        "control": control,
-        "feeds": state.hub.feeds(),
-    }  # fmt: skip
-    return jsonify(body), 200 if ok else 503
+    report = _robot().health()
+    body = {"ok": report.pop("ok"), "version": __version__, **report}
+    return jsonify(body), 200 if body["ok"] else 503
 
 
 @api.get("/nodes")
 def nodes() -> Response:
-    return jsonify(nodes=get_state().graph.nodes())
+    return jsonify(nodes=_robot().nodes())
 
 
 # -- topics ---------------------------------------------------------------------------------------
@@ -149,19 +124,23 @@ def nodes() -> Response:
 
 @api.get("/topics")
 def topics() -> Response:
-    items = _actor().topics().items()
+    items = _robot().topics().items()
     return jsonify(topics=[{"name": name, "type": type_name} for name, type_name in items])
 
 
 @api.get("/topics/<rosname:topic>")
 def latest(topic: str) -> Response:
-    state = get_state()
-    name = _name(topic, "topic")
-    _actor().see("topic", name)
-    if not state.hub.cached(name) and name not in state.graph.topics():
-        raise NotFoundError("topic", name)
+    name = ros_name(topic, "topic")
+    robot = _robot()
     timeout = _number_arg("timeout", current_app.config["ROSWEB_LATEST_TIMEOUT"])
-    envelope = state.hub.latest(name, timeout)
+    envelope = robot.latest(name, 0.0)
+    if envelope is None and timeout > 0:
+        state = get_state()
+        state.begin_wait()  # a bounded number of waiting reads: never every WSGI thread
+        try:
+            envelope = robot.latest(name, timeout)
+        finally:
+            state.end_wait()
     if envelope is None:
         raise ApiError(404, "no_message", f"no message on {name} within {timeout} s")
     head = json.dumps(
@@ -172,34 +151,17 @@ def latest(topic: str) -> Response:
 
 @api.get("/topics/<rosname:topic>/events")
 def events(topic: str) -> Response:
-    state = get_state()
-    _actor().see("topic", topic_name(topic))
-    consumer = open_stream(state, topic, request.args)
-    response = Response(sse_events(consumer), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    return event_response(_robot(), ros_name(topic, "topic"), request.args)
 
 
 @api.post("/topics/<rosname:topic>")
 def publish(topic: str) -> Response:
-    state = get_state()
-    name = _name(topic, "topic")
-    actor = _actor()
-    actor.write("topic", name)
-    asked = request.args.get("type")
-    existing = state.graph.topics().get(name)
-    if asked is not None and existing is not None and public_name(asked) != existing:
-        raise TypeMismatchError(f"topic {name} has type {existing}, not {public_name(asked)}")
-    type_name = existing or (public_name(asked) if asked else None)
-    if type_name is None:
-        raise ApiError(404, "not_found", f"no topic {name!r}; give ?type= to create it")
-    if not state.graph.types.has_message(type_name):
-        raise ApiError(422, "unknown_type", f"unknown message type {type_name!r}", "type")
-    body = _body(default={})
-    if not isinstance(body, dict):
-        raise ValidationError(f"expects the message as a JSON object, got {json.dumps(body)[:40]}")
-    msg = from_json(state.graph.types, type_name, body)
-    msg = actor.publish(name, type_name, msg, latch=_bool_arg("latch"))  # motion: clamped, guarded
+    name = ros_name(topic, "topic")
+    robot = _robot()
+    robot.write("topic", name)
+    type_name = robot.resolve_type(name, request.args.get("type"))
+    body = _object_body("the message")
+    msg = robot.publish(name, body, type_name, latch=_bool_arg("latch"))  # motion: guarded
     return _json_response(to_json({"topic": name, "type": type_name, "msg": msg}))
 
 
@@ -208,34 +170,28 @@ def publish(topic: str) -> Response:
 
 @api.get("/services")
 def services() -> Response:
-    items = _actor().services().items()
+    items = _robot().services().items()
     return jsonify(services=[{"name": name, "type": type_name} for name, type_name in items])
 
 
 @api.get("/services/<rosname:service>")
 def service_info(service: str) -> Response:
-    state = get_state()
-    name = _name(service, "service")
-    _actor().see("service", name)
-    type_name = state.graph.service_type(name)
-    return jsonify(name=name, type=type_name, schema=describe(state.graph.types, type_name))
+    name = ros_name(service, "service")
+    robot = _robot()
+    type_name = robot.service_type(name)
+    return jsonify(name=name, type=type_name, schema=robot.schema(type_name))
 
 
 @api.post("/services/<rosname:service>")
 def call_service(service: str) -> Response:
-    state = get_state()
-    name = _name(service, "service")
-    actor = _actor()
-    actor.require("operator", f"calling {name}")
-    actor.see("service", name)
-    srv = state.graph.types.service(state.graph.service_type(name))
-    body = _body(default={})
-    if not isinstance(body, dict):
-        raise ValidationError(f"expects the request as a JSON object, got {json.dumps(body)[:40]}")
-    request_msg = from_json(state.graph.types, srv.request, body)
+    name = ros_name(service, "service")
+    robot = _robot()
+    robot.require("operator", f"calling {name}")
+    type_name = robot.service_type(name)
+    body = _object_body("the request")
     timeout = _number_arg("timeout", current_app.config["ROSWEB_SERVICE_TIMEOUT"], high=300.0)
-    response = actor.call(name, request_msg, timeout=timeout)
-    return _json_response(to_json({"service": name, "type": srv.name, "response": response}))
+    response = robot.call(name, body, timeout=timeout)
+    return _json_response(to_json({"service": name, "type": type_name, "response": response}))
 
 
 # -- params ---------------------------------------------------------------------------------------
@@ -243,32 +199,31 @@ def call_service(service: str) -> Response:
 
 @api.get("/params")
 def params() -> Response:
-    actor = _actor()
-    return jsonify(params=actor.param_names(), meta=actor.param_meta())
+    robot = _robot()
+    return jsonify(params=robot.param_names(), meta=robot.param_meta())
 
 
 @api.get("/params/<rosname:param>")
 def get_param(param: str) -> Response:
-    return jsonify(_actor().get_param(_name(param, "param")))
+    return jsonify(_robot().get_param(ros_name(param, "param")))
 
 
 @api.put("/params/<rosname:param>")
 def set_param(param: str) -> Response:
-    actor = _actor()
-    name = _name(param, "param")
-    actor.write("param", name)
+    robot = _robot()
+    name = ros_name(param, "param")
+    robot.write("param", name)
     value = _body()
     if value is None:
         raise ValidationError(
             "expects a JSON value (number, string, boolean, list or object)", name
         )
-    actor.set_param(name, value)
-    return jsonify(actor.get_param(name))
+    return jsonify(robot.set_param(name, value))
 
 
 @api.delete("/params/<rosname:param>")
 def delete_param(param: str) -> tuple[str, int]:
-    _actor().delete_param(_name(param, "param"))
+    _robot().delete_param(ros_name(param, "param"))
     return "", 204
 
 
@@ -277,13 +232,13 @@ def delete_param(param: str) -> tuple[str, int]:
 
 @api.get("/types")
 def types() -> Response:
-    store = get_state().graph.types
+    store = _robot().types
     return jsonify(messages=store.message_types(), services=store.service_types())
 
 
 @api.get("/types/<rosname:type_name>")
 def type_schema(type_name: str) -> Response:
-    return jsonify(describe(get_state().graph.types, public_name(type_name)))
+    return jsonify(_robot().schema(type_name))
 
 
 # -- teleop ---------------------------------------------------------------------------------------
@@ -291,12 +246,12 @@ def type_schema(type_name: str) -> Response:
 
 @api.get("/teleop")
 def teleop_info() -> Response:
-    return jsonify(get_state().control.info())
+    return jsonify(_robot().teleop_info())
 
 
 @api.post("/teleop")
 def teleop_command() -> Response:
-    actor = _actor()
+    robot = _robot()
     body = _body()
     if not isinstance(body, dict):
         raise ValidationError('expects an object like {"command": "forward", "speed": 0.5}')
@@ -305,8 +260,8 @@ def teleop_command() -> Response:
         raise ValidationError("unknown field", sorted(unknown)[0])
     if not isinstance(body.get("command"), str):
         raise ValidationError(f"expects one of {list(COMMANDS)}", "command")
-    twist = actor.command(body["command"], body.get("speed", 1.0))
-    info = actor.state.control.info()
+    twist = robot.teleop(body["command"], body.get("speed", 1.0))
+    info = robot.teleop_info()
     return jsonify(
         command=body["command"], topic=info["topic"], twist=twist, timeout=info["timeout"]
     )
@@ -317,7 +272,7 @@ def teleop_command() -> Response:
 
 @api.get("/control")
 def control_state() -> Response:
-    return jsonify(get_state().control.state())
+    return jsonify(_robot().control_state())
 
 
 @api.post("/control")
@@ -328,27 +283,27 @@ def control_acquire() -> Response:
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise ValidationError("expects true or false", "force")
-    return jsonify(_actor().acquire(force))
+    return jsonify(_robot().acquire(force))
 
 
 @api.delete("/control")
 def control_release() -> Response:
-    actor = _actor()
+    robot = _robot()
     force = _bool_arg("force") if "force" in request.args else False
-    released = actor.release(force)
-    return jsonify(released=released, **actor.state.control.state())
+    released = robot.release(force)
+    return jsonify(released=released, **robot.control_state())
 
 
 @api.get("/estop")
 def estop_state() -> Response:
-    return jsonify(get_state().control.state())
+    return jsonify(_robot().control_state())
 
 
 @api.post("/estop")
 def estop_engage() -> Response:
-    return jsonify(_actor().estop())
+    return jsonify(_robot().estop())
 
 
 @api.delete("/estop")
 def estop_clear() -> Response:
-    return jsonify(_actor().clear_estop())
+    return jsonify(_robot().clear_estop())

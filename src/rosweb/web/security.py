@@ -50,7 +50,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms.validators import ValidationError as CsrfInvalid  # type: ignore[import-untyped]
 
 from rosweb.errors import AuthError, ConfigError, PermissionDenied, RateLimited
-from rosweb.web.audit import Audit
+from rosweb.core.audit import Audit
 from rosweb.web.auth import ROLES, Auth, Principal
 from rosweb.web.errors import ApiError
 

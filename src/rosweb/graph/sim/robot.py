@@ -256,9 +256,3 @@ class SimRobot:
                 "present": True,
             },
         )
-
-
-def pose_of(robot: SimRobot) -> Pose:
-    """The robot's current ground-truth pose."""
-    with robot._lock:
-        return robot.pose

@@ -1,5 +1,7 @@
-"""The rosbridge v2 protocol: a socket-free core (:mod:`protocol`) and thin transports."""
+"""The rosbridge v2 protocol's web side: opening a session for a connection (:mod:`open`) and
+the Flask transport (flask-sock); the socket-free core is :mod:`rosweb.core.bridge`, the Tornado
+transport :mod:`rosweb.server.bridge`."""
 
-from rosweb.web.bridge.protocol import OPS, BridgeOptions, BridgeSession
+from rosweb.web.bridge.open import open_session
 
-__all__ = ["OPS", "BridgeOptions", "BridgeSession"]
+__all__ = ["open_session"]

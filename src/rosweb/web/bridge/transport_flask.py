@@ -1,6 +1,6 @@
 """The rosbridge endpoint as a Flask route (flask-sock), for ``flask run`` and WSGI servers.
 
-Under ``rosweb run`` the native Tornado handler of :mod:`transport_tornado` answers the same path
+Under ``rosweb run`` the native Tornado handler of :mod:`rosweb.server.bridge` answers the same path
 first; this route serves apps that use ``RosWeb(app)`` in their own server. Each socket holds a
 thread for its life (the WSGI way) plus a sender thread.
 """
@@ -17,7 +17,8 @@ from flask import Flask, current_app, request
 from flask_sock import Sock
 
 from rosweb.errors import RosWebError
-from rosweb.web.bridge.session import open_session
+from rosweb.web.bridge.open import open_session
+from rosweb.web.state import get_state
 
 __all__ = ["register_bridge_route"]
 
@@ -25,8 +26,6 @@ log = logging.getLogger(__name__)
 
 
 def _serve(ws: Any) -> None:
-    from rosweb.web.extension import get_state
-
     state = get_state()
     ready = threading.Event()
     if not state.gate.origin_allowed(request.headers.get("Origin"), request.host):

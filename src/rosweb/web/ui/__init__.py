@@ -21,9 +21,8 @@ from flask_wtf.csrf import generate_csrf  # type: ignore[import-untyped]
 
 from rosweb import __version__
 from rosweb.errors import RosWebError
-from rosweb.graph import Graph
-from rosweb.web.actions import Actor
-from rosweb.web.extension import get_state
+from rosweb.core import GuardedRobot
+from rosweb.web.state import get_state, request_robot
 from rosweb.web.security import current_principal
 
 __all__ = ["ParamControl", "param_controls", "register_ui", "static_url", "ui"]
@@ -112,14 +111,14 @@ def _kind(value: Any, meta: dict[str, Any]) -> str:
 
 
 def param_controls(
-    graph: Graph, meta: dict[str, dict[str, Any]], names: list[str] | None = None
+    robot: GuardedRobot, meta: dict[str, dict[str, Any]], names: list[str] | None = None
 ) -> list[tuple[str, list[ParamControl]]]:
-    """The graph's parameters (or those ``names``) grouped by namespace (``/robot``), each with
+    """The robot's parameters (or those ``names``) grouped by namespace (``/robot``), each with
     its control kind."""
     groups: dict[str, list[ParamControl]] = {}
-    for name in graph.param_names() if names is None else names:
+    for name in robot.param_names() if names is None else names:
         try:
-            value = graph.get_param(name)
+            value = robot.get_param(name)
         except RosWebError:  # deleted since it was listed
             continue
         info = dict(meta.get(name, {}))
@@ -136,8 +135,8 @@ def param_controls(
 
 
 def _visible_params() -> list[tuple[str, list[ParamControl]]]:
-    actor = Actor(get_state(), current_principal())
-    return param_controls(actor.state.graph, actor.param_meta(), actor.param_names())
+    robot = request_robot("ui")
+    return param_controls(robot, robot.param_meta(), robot.param_names())
 
 
 @ui.get("/")
@@ -154,12 +153,12 @@ def index() -> str:
         "role": principal.role,
         "auth": auth,
         "csrf_token": csrf_token,
-        "control": state.control.state(),
+        "control": state.robot.local.control_state(),
     }
     return render_template(
         "rosweb/index.html",
         version=__version__,
-        backend=state.graph.url,
+        backend=state.robot.url,
         principal=principal,
         auth=auth,
         csrf_token=csrf_token,

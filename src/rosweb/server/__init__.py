@@ -1,8 +1,11 @@
 """``rosweb run``'s server: Tornado in front, the Flask app behind its WSGI container.
 
 Flask views run on a thread pool (``ROSWEB_THREADS``), so a slow request never blocks the event
-loop; long-lived endpoints (WebSocket, streams) are added as native Tornado handlers in front of
-the WSGI fallback, because Tornado's WSGI container buffers whole responses.
+loop; long-lived endpoints (WebSocket, streams) are native Tornado handlers in front of the WSGI
+fallback (:mod:`rosweb.server.handlers`), because Tornado's WSGI container buffers whole
+responses: a request that reaches the container is marked so, and the Flask stream routes refuse
+it rather than buffer an endless response. Nothing that may block runs on the loop thread
+(:mod:`rosweb.server.offload`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import tornado.wsgi
 from flask import Flask
 
 from rosweb.errors import ConfigError
+from rosweb.web.state import BUFFERED
 
 __all__ = ["Server"]
 
@@ -40,6 +44,15 @@ class _Fallback(tornado.web.FallbackHandler):
     route with the one JSON error and an ``Allow`` header, not Tornado's HTML 405."""
 
     SUPPORTED_METHODS = _EveryMethod()
+
+
+class _Container(tornado.wsgi.WSGIContainer):
+    """The WSGI container, telling the app it buffers whole responses."""
+
+    def environ(self, request: Any) -> dict[str, Any]:
+        environ: dict[str, Any] = super().environ(request)
+        environ[BUFFERED] = True
+        return environ
 
 
 class Server:
@@ -92,7 +105,7 @@ class Server:
     ) -> Server:
         """The server of ``rosweb run`` for ``app``: address, threads, TLS and the native
         handlers (and the rosbridge port) from its ``ROSWEB_*`` settings."""
-        from rosweb.web.native import rosbridge_handlers, tornado_handlers
+        from rosweb.server.handlers import rosbridge_handlers, tornado_handlers
 
         bridge_port = settings["ROSWEB_ROSBRIDGE_PORT"]
         return cls(
@@ -121,7 +134,7 @@ class Server:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rosweb-wsgi")
-        wsgi = tornado.wsgi.WSGIContainer(self.app, executor=executor)
+        wsgi = _Container(self.app, executor=executor)
         application = tornado.web.Application(
             [*self.handlers, (r".*", _Fallback, {"fallback": wsgi})]
         )

@@ -1,9 +1,11 @@
 """The rosbridge endpoint as a native Tornado WebSocket handler (``rosweb run``).
 
-Frames are handled on the event loop as they arrive (ops are quick; service calls run on the
-app's executor). Sending is driven by the session's ``wake``: a flush writes what is ready and
-waits for the socket to take it before writing more, so a client that does not read only fills
-its own bounded queues; one that has not taken a frame for ``stall_timeout`` seconds is closed.
+Incoming frames are handled off the event loop (an op may block on the backend), one at a time
+per connection in the order they came (:class:`~rosweb.server.offload.Serial`), so a stalled
+master or agent holds up only the clients waiting on it. Sending is driven by the session's
+``wake``: a flush on the loop writes what is ready and waits for the socket to take it before
+writing more, so a client that does not read only fills its own bounded queues; one that has not
+taken a frame for ``stall_timeout`` seconds is closed.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 import tornado.ioloop
 import tornado.websocket
 
+from rosweb.core.bridge import BridgeSession
 from rosweb.errors import AuthError, PermissionDenied
-from rosweb.web.bridge.protocol import BridgeSession
-from rosweb.web.bridge.session import open_session
-from rosweb.web.errors import TornadoJsonErrors, tornado_error
+from rosweb.server.errors import TornadoJsonErrors, tornado_error
+from rosweb.server.offload import Serial
+from rosweb.web.bridge.open import open_session
 
 __all__ = ["BridgeWebSocket"]
 
@@ -35,6 +38,8 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         self.state = state
         self.stall_timeout = stall_timeout
         self.session: BridgeSession | None = None
+        self._serial = Serial(state.executor)
+        self._refused = 0  # frames refused because too many waited (reported once a burst)
         self._scheduled = False
         self._flushing = False
 
@@ -69,7 +74,7 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
 
     def on_finish(self) -> None:
         if self.session is not None and self.ws_connection is None:
-            self.session.close()  # refused before the upgrade (origin): nothing to keep
+            self._serial.finish(self.session.close)  # refused before the upgrade (origin)
 
     def _wake(self) -> None:
         """Called from any thread: schedule one flush on the loop."""
@@ -104,9 +109,17 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             self._flushing = False
 
     def on_message(self, message: str | bytes) -> None:
-        if self.session is not None:
-            self.session.receive(message)
+        session = self.session
+        if session is None:
+            return
+        if self._serial.submit(session.receive, message):
+            self._refused = 0
+            return
+        self._refused += 1
+        if self._refused == 1:
+            session.status("error", f"too many frames wait for their turn ({self._serial.pending}):"
+                           " this one is dropped; wait for replies before sending more")  # fmt: skip
 
     def on_close(self) -> None:
-        if self.session is not None:
-            self.session.close()
+        if self.session is not None:  # closing stops a driver's robot: a backend call, off the loop
+            self._serial.finish(self.session.close)

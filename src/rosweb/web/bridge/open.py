@@ -6,9 +6,9 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from rosweb.core import GuardedRobot
+from rosweb.core.bridge import BridgeSession
 from rosweb.errors import AuthError
-from rosweb.web.actions import Actor
-from rosweb.web.bridge.protocol import BridgeSession
 
 __all__ = ["open_session"]
 
@@ -33,27 +33,28 @@ def open_session(
     gate = state.gate
     number = next(_numbers)
 
-    def identify(token: str | None, authorization: str | None = None) -> Actor:
+    def identify(token: str | None, authorization: str | None = None) -> GuardedRobot:
         principal = gate.identify(
             remote_addr=remote, host=host, authorization=authorization, token=token,
             cookie=cookie if token is None and authorization is None else None, client=client,
         )  # fmt: skip
-        return Actor(state, principal, remote, "ws")
+        robot: GuardedRobot = state.bind(principal, remote, "ws")
+        return robot
 
     try:
-        actor: Actor | None = identify(token, authorization)
+        robot: GuardedRobot | None = identify(token, authorization)
     except AuthError:
         if authorization or token:
             raise
-        actor = None  # may still authenticate with an auth op
+        robot = None  # may still authenticate with an auth op
 
     def rate_limit(op: str) -> None:
-        who = session.actor
+        who = session.robot
         if who is not None:
-            gate.hit("ws", f"{who.principal.operator.key}#{number}")
+            gate.hit("ws", f"{who.caller.operator.key}#{number}")
 
     session = BridgeSession(
-        state.graph, state.hub, wake=wake, executor=state.executor, actor=actor,
-        login=lambda t: identify(t), rate_limit=rate_limit, options=state.bridge_options,
+        robot, wake=wake, executor=state.executor, login=identify, rate_limit=rate_limit,
+        options=state.bridge_options,
     )  # fmt: skip
     return session

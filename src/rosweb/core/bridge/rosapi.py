@@ -1,6 +1,6 @@
-"""The rosapi services rosbridge clients call for introspection, answered from the Graph as the
-client's principal sees it (an :class:`~rosweb.web.actions.Actor`: hidden names are not listed,
-writes need the operator role).
+"""The rosapi services rosbridge clients call for introspection, answered from the robot as the
+client sees it (a :class:`~rosweb.core.guard.GuardedRobot`: hidden names are not listed, writes
+need the operator role).
 
 roslibjs and roslibpy call ``/rosapi/topics``, ``/rosapi/get_param``... as ordinary services;
 rosweb answers them itself, with the request and response fields of rosapi's ``.srv`` files.
@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rosweb.core.guard import GuardedRobot
 from rosweb.errors import NotFoundError, PermissionDenied, RosWebError, ValidationError
 from rosweb.messages import typedefs
 
 __all__ = ["ROSAPI", "call_rosapi"]
 
-Graph = Any  # an Actor: topics, services, nodes, params and types as one principal sees them
+Graph = GuardedRobot  # topics, services, nodes, params and types as one caller sees them
 Handler = Callable[[Graph, dict[str, Any]], dict[str, Any]]
 
 

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from rosweb.agent.codec import loads
-from rosweb.agent.rpc import Proxy, RpcClient, check_address
+from rosweb.graph.remote.client import RpcClient
+from rosweb.graph.remote.codec import loads
+from rosweb.graph.remote.wire import check_address
+
 from rosweb.errors import (
     BackendUnavailable,
     ConfigError,
@@ -375,11 +377,11 @@ class AgentGraph(Graph):
         report["agent"] = {**report.get("agent", {}), **local}
         return report
 
-    def shared_state(self, name: str) -> Proxy | None:
-        """A proxy to the object the agent serves as ``name`` (None if it serves none)."""
-        if name not in self._client.objects:
-            return None
-        return self._client.proxy(name)
+    @property
+    def link(self) -> RpcClient:
+        """The connection to the agent, for the other objects it serves (the robot's control:
+        :class:`rosweb.control.remote.RemoteControl`)."""
+        return self._client
 
     # -- lifetime -------------------------------------------------------------------------------
 

@@ -1,0 +1,76 @@
+"""What both ends of the agent's RPC share: timing constants, the I/O thread's waker, addresses.
+
+The protocol itself is described in :mod:`rosweb.graph.remote.client` (frames, sessions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+
+from rosweb.errors import ConfigError
+
+__all__ = [
+    "DATA_QUEUE",
+    "DEAD_AFTER",
+    "DEFAULT_TIMEOUT",
+    "FLUSH_BATCH",
+    "HEARTBEAT",
+    "SESSION_TIMEOUT",
+    "Waker",
+    "check_address",
+]
+
+HEARTBEAT = 0.25  # seconds between a client's pings
+DATA_QUEUE = 10000  # stream frames the server holds for its sockets; past that, oldest dropped
+FLUSH_BATCH = 2000  # stream frames sent per turn of the server's loop
+DEAD_AFTER = 1.5  # seconds of silence after which a client holds the server for gone
+SESSION_TIMEOUT = 3.0  # seconds of silence after which the server forgets a client
+DEFAULT_TIMEOUT = 10.0  # seconds a call waits for its reply unless told
+
+
+class Waker:
+    """Wakes an I/O thread polling its sockets: any thread may call :meth:`wake`."""
+
+    def __init__(self) -> None:
+        self._r, self._w = socket.socketpair()
+        self._r.setblocking(False)
+        self._w.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._r.fileno()
+
+    def wake(self) -> None:
+        # full: the thread is awake anyway; closed: it is gone
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._w.send(b"\0")
+
+    def drain(self) -> None:
+        try:
+            while self._r.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def close(self) -> None:
+        self._r.close()
+        self._w.close()
+
+
+def check_address(address: str, *, bind: bool = False) -> str:
+    """A ZeroMQ address the agent may use: ``ipc://PATH`` or ``tcp://HOST:PORT`` (loopback to
+    listen on: the agent has no authentication)."""
+    if address.startswith("ipc://") and len(address) > len("ipc://"):
+        return address
+    if address.startswith("tcp://"):
+        host, sep, port = address[len("tcp://") :].rpartition(":")
+        if sep and host and port.isdigit():
+            if bind and host.strip("[]") not in ("127.0.0.1", "localhost", "::1"):
+                raise ConfigError(
+                    f"the agent listens on loopback or ipc:// only (it has no authentication), "
+                    f"not {address}"
+                )
+            return address
+    raise ConfigError(f"bad agent address {address!r}: expected ipc://PATH or tcp://HOST:PORT")
+
+

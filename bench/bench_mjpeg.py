@@ -32,8 +32,8 @@ def serve(port: int) -> None:
 
     from rosweb.messages import from_json
     from rosweb.server import Server
-    from rosweb.web import create_app
     from rosweb.server.handlers import tornado_handlers
+    from rosweb.web import create_app
 
     app = create_app({"ROSWEB_BACKEND": "sim://?robot=0", "ROSWEB_CACHE_TOPICS": ""})
     state = app.extensions["rosweb"]

@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from helpers import Endpoint, LiveServer, RosMaster
-from rosweb.graph import Graph
+from rosweb.graph import Graph, connect
 from rosweb.server import Server
-from rosweb.web import RosWeb, create_app
 from rosweb.server.handlers import tornado_handlers
+from rosweb.web import RosWeb, create_app
 
 
 @pytest.fixture(autouse=True)
@@ -44,12 +44,14 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def live_server() -> Iterator[LiveServer]:
     """The real app (sim robot) served by rosweb's Tornado server on a free loopback port."""
-    app = create_app({"TESTING": True})
+    graph = connect("sim://")  # the test's own hold on the robot side (as a ROS peer has)
+    app = create_app({"TESTING": True}, graph=graph)
     server = Server(app, "127.0.0.1", 0, threads=8, handlers=tornado_handlers(app))
     server.start()
-    yield LiveServer(app, server)
+    yield LiveServer(app, server, graph)
     server.stop()
     RosWeb.close(app)
+    graph.close()
 
 
 @pytest.fixture
@@ -58,7 +60,13 @@ def serve() -> Iterator[Callable[..., LiveServer]]:
     Tornado server on a free loopback port (stopped after the test)."""
     started: list[LiveServer] = []
 
+    owned: list[Graph] = []
+
     def start(settings: dict[str, Any] | None = None, graph: Graph | None = None) -> LiveServer:
+        backend = (settings or {}).get("ROSWEB_BACKEND", "sim://")
+        if graph is None and backend.startswith("sim:"):  # other backends: the app makes it
+            graph = connect(backend)
+            owned.append(graph)
         app = create_app({"TESTING": True, **(settings or {})}, graph=graph)
         server = Server(app, "127.0.0.1", 0, threads=16, handlers=tornado_handlers(app))
         try:
@@ -66,13 +74,15 @@ def serve() -> Iterator[Callable[..., LiveServer]]:
         except BaseException:
             RosWeb.close(app)
             raise
-        started.append(LiveServer(app, server))
+        started.append(LiveServer(app, server, graph))
         return started[-1]
 
     yield start
     for live in started:
         live.server.stop()
         RosWeb.close(live.app)
+    for graph in owned:
+        graph.close()
 
 
 ROS1_MISSING = (
@@ -126,7 +136,8 @@ def endpoint(request: pytest.FixtureRequest) -> Iterator[Endpoint]:
 
     from werkzeug.serving import make_server
 
-    app = create_app({"TESTING": True, "ROSWEB_WS_STALL_TIMEOUT": 1.0})
+    graph = connect("sim://")
+    app = create_app({"TESTING": True, "ROSWEB_WS_STALL_TIMEOUT": 1.0}, graph=graph)
     state = app.extensions["rosweb"]
     if request.param == "tornado":
         server = Server(app, "127.0.0.1", 0, threads=8, handlers=tornado_handlers(app))
@@ -142,6 +153,7 @@ def endpoint(request: pytest.FixtureRequest) -> Iterator[Endpoint]:
             wsgi.shutdown()
             wsgi.server_close()
 
-    yield Endpoint(url, url.replace("http", "ws") + "/ws", state, request.param)
+    yield Endpoint(url, url.replace("http", "ws") + "/ws", state, request.param, graph)
     stop()
     RosWeb.close(app)
+    graph.close()

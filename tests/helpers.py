@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from flask import Flask
 
+from rosweb.graph import Graph
 from rosweb.server import Server
 from rosweb.web import RosWebState
 
@@ -24,17 +25,25 @@ class Endpoint:
     ws: str  # ws://host:port/ws
     state: RosWebState
     transport: str
+    graph: Graph  # the backend, as the test (a peer of the robot) holds it
 
 
 class LiveServer:
-    def __init__(self, app: Flask, server: Server) -> None:
+    def __init__(self, app: Flask, server: Server, graph: Graph | None) -> None:
         self.app = app
         self.server = server
+        self._graph = graph
         self.url = server.url
 
     @property
     def state(self) -> RosWebState:
         return self.app.extensions["rosweb"]
+
+    @property
+    def graph(self) -> Graph:
+        """The backend, as the test (a peer of the robot) holds it (sim only)."""
+        assert self._graph is not None, "this server's app made its backend itself"
+        return self._graph
 
 
 def assert_error(

@@ -38,7 +38,7 @@ each layer boundary with ``raise ... from err``.
 from __future__ import annotations
 
 import sys
-from typing import Any, ClassVar
+from typing import Any
 
 __all__ = [
     "AuthError",
@@ -74,7 +74,7 @@ class RosWebError(Exception):
     """Base of every error rosweb raises on purpose."""
 
     #: HTTP status and error code of the class (an instance may say a more precise code)
-    status: ClassVar[int] = 500
+    status: int = 500
     code: str = "internal_error"
 
     def detail(self) -> dict[str, Any]:

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from helpers import AgentProcess, Inbox, wait_for
-from rosweb.agent import Agent, RpcClient, RpcServer, current_peer
+from rosweb.agent import Agent, RpcServer, current_peer
 from rosweb.errors import BackendUnavailable, ConfigError, GraphError, NotFoundError
 from rosweb.graph import Graph, connect
+from rosweb.graph.remote import AgentGraph, RpcClient
 
 pytestmark = pytest.mark.integration
 
@@ -187,26 +188,28 @@ class Counter:
         self.value = 0
 
 
-def test_shared_state_is_one_object_for_every_worker(tmp_path: Path, graphs: list[Graph]) -> None:
+def test_an_object_the_agent_serves_is_one_for_every_worker(
+    tmp_path: Path, graphs: list[Graph]
+) -> None:
     url = f"agent://ipc://{tmp_path}/a.sock"
     with Agent.from_url("sim://?robot=0", f"ipc://{tmp_path}/a.sock") as node:
         counter = Counter()
         node.serve("counter", counter, {"add"})
         one, two = join(graphs, url), join(graphs, url)
-        first, second = one.shared_state("counter"), two.shared_state("counter")
-        assert first is not None
-        assert second is not None
+        assert isinstance(one, AgentGraph)
+        assert isinstance(two, AgentGraph)
+        assert {"graph", "control", "counter"} <= set(one.link.objects)
+        first, second = one.link.proxy("counter"), two.link.proxy("counter")
         assert first.add(2) == 2
         assert second.add(3) == 5
         assert counter.value == 5
         assert len(counter.callers) == 2
-        assert one.shared_state("nothing") is None
+        assert "nothing" not in one.link.objects
         with pytest.raises(AttributeError):
             first.reset  # noqa: B018  # not in the allow-list
         for graph in graphs:
             graph.close()
         graphs.clear()
-    assert connect("sim://?robot=0").shared_state("counter") is None
 
 
 def test_rpc_refuses_methods_outside_the_allow_list(tmp_path: Path) -> None:

@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import LiveServer
-from rosweb.web.auth import hash_token
 from rosweb.core.bridge import OPS
+from rosweb.web.auth import hash_token
 
 pytestmark = pytest.mark.integration
 

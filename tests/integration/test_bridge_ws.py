@@ -19,8 +19,8 @@ import websocket
 
 from helpers import Endpoint, assert_error, free_port, wait_for
 from rosweb.server import Server
-from rosweb.web import RosWeb, create_app
 from rosweb.server.handlers import rosbridge_handlers
+from rosweb.web import RosWeb, create_app
 
 pytestmark = pytest.mark.integration
 
@@ -88,6 +88,12 @@ def is_op(op: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m.get("op") == op and all(m.get(k) == v for k, v in fields.items())
 
 
+def feeds(endpoint: Endpoint) -> dict[str, Any]:
+    """The hub's feeds of the endpoint's robot (topic -> type, consumers, cached)."""
+    report: dict[str, Any] = endpoint.state.robot.health()["feeds"]
+    return report
+
+
 def odom_x(endpoint: Endpoint) -> float:
     msg = requests.get(endpoint.url + "/api/topics/odom", timeout=5).json()["msg"]
     return float(msg["pose"]["pose"]["position"]["x"])
@@ -110,7 +116,8 @@ def test_publish_drives_the_robot_and_the_deadman_stops_it(
         client.send(op="publish", topic="/cmd_vel", msg={"linear": {"x": 0.5}})
         time.sleep(0.1)
     wait_for(lambda: odom_x(endpoint) > start + 0.1)
-    stopped = wait_for(lambda: endpoint.state.teleop.deadman_stops >= 1, timeout=3)
+    robot = endpoint.state.robot.local
+    stopped = wait_for(lambda: robot.teleop_info()["deadman_stops"] >= 1, timeout=3)
     assert stopped
 
 
@@ -136,7 +143,7 @@ def test_services_rosapi_and_errors(endpoint: Endpoint, clients: Callable[[], Cl
 def test_a_browser_can_provide_a_service(endpoint: Endpoint, clients: Callable[[], Client]) -> None:
     provider = clients()
     provider.send(op="advertise_service", service="/client/toggle", type="std_srvs/SetBool")
-    wait_for(lambda: "/client/toggle" in endpoint.state.graph.services())
+    wait_for(lambda: "/client/toggle" in endpoint.graph.services())
     answer: dict[str, Any] = {}
 
     def call_over_rest() -> None:
@@ -175,9 +182,9 @@ def test_many_clients_share_one_backend_subscription(
         client.send(op="subscribe", topic="/scan")
     for client in group:
         client.wait(is_op("publish", topic="/scan"))
-    feed = endpoint.state.hub.feeds()["/scan"]
+    feed = feeds(endpoint)["/scan"]
     assert feed["consumers"] == 5
-    assert len(endpoint.state.graph._topics["/scan"].subscribers) == 1  # type: ignore[attr-defined]
+    assert len(endpoint.graph._topics["/scan"].subscribers) == 1  # type: ignore[attr-defined]
 
 
 def test_a_client_that_stops_reading_is_dropped_without_hurting_others(
@@ -193,9 +200,7 @@ def test_a_client_that_stops_reading_is_dropped_without_hurting_others(
     time.sleep(3)  # the camera sends ~200 KB frames at 15 Hz into a socket nobody reads
     assert healthy.count(is_op("publish", topic="/odom")) - seq > 50  # ~50 Hz kept flowing
     # the stalled one is disconnected (stall timeout 1 s): its hub consumer is gone
-    wait_for(
-        lambda: endpoint.state.hub.feeds().get("/camera/image_raw", {}).get("consumers", 0) == 0, 15
-    )
+    wait_for(lambda: feeds(endpoint).get("/camera/image_raw", {}).get("consumers", 0) == 0, 15)
 
 
 def test_server_sent_events(endpoint: Endpoint) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tornado.routing import Rule
 
 from helpers import LiveServer, RosMaster, free_port, wait_for
 from rosweb import AsyncClient, Client
@@ -28,9 +29,9 @@ from rosweb.errors import (
     ValidationError,
 )
 from rosweb.server import Server
-from rosweb.web import RosWeb, create_app
 from rosweb.server.bridge import BridgeWebSocket
 from rosweb.server.handlers import tornado_handlers
+from rosweb.web import RosWeb, create_app
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +143,7 @@ def test_service_failure_is_a_service_error(live_server: LiveServer) -> None:
     def broken(request: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("the arm is stuck")
 
-    live_server.state.graph.provide_service("/arm/home", "std_srvs/Trigger", broken)
+    live_server.graph.provide_service("/arm/home", "std_srvs/Trigger", broken)
     with Client(live_server.url) as robot, pytest.raises(ServiceError) as failed:
         robot.call("/arm/home")
     assert "the arm is stuck" in str(failed.value)
@@ -270,7 +271,8 @@ def guarded() -> Iterator[str]:
         return None
 
     handlers: list[Any] = [
-        (h[0], _TokenBridge, h[2]) if h[1] is BridgeWebSocket else h for h in tornado_handlers(app)
+        Rule(h.matcher, _TokenBridge, h.target_kwargs) if h.target is BridgeWebSocket else h
+        for h in tornado_handlers(app)
     ]
     server = Server(app, "127.0.0.1", 0, threads=8, handlers=handlers)
     server.start()

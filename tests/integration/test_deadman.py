@@ -69,7 +69,7 @@ class Listener:
 def sim_robot(serve: Callable[..., LiveServer]) -> Iterator[tuple[LiveServer, Listener]]:
     live = serve()
     listener = Listener()
-    with live.state.graph.subscribe(
+    with live.graph.subscribe(
         "/cmd_vel", lambda m: listener.add(time.time(), m["linear"]["x"]), TWIST
     ):
         yield live, listener

@@ -55,7 +55,7 @@ def ros1_server(ros_master: RosMaster) -> Iterator[LiveServer]:
     app = create_app({"TESTING": True, "ROSWEB_BACKEND": "ros1://?linger=0.5"})
     server = Server(app, "127.0.0.1", 0, threads=8)
     server.start()
-    yield LiveServer(app, server)
+    yield LiveServer(app, server, None)
     server.stop()
     RosWeb.close(app)
 

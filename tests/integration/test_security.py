@@ -20,8 +20,8 @@ import websocket
 
 from helpers import Inbox, LiveServer, assert_error, free_port, wait_for
 from rosweb.control import TWIST
-from rosweb.web.auth import hash_password, hash_token
 from rosweb.core.bridge import OP_ROLES
+from rosweb.web.auth import hash_password, hash_token
 from rosweb.web.security import PUBLIC_ENDPOINTS, REQUIREMENTS, required_role
 
 pytestmark = pytest.mark.integration
@@ -171,8 +171,8 @@ def test_every_websocket_op_refuses_without_credentials_and_too_low_a_role(
     finally:
         anonymous.close()
         viewer.close()
-    assert secure.state.control.state()["holder"] is None
-    assert "/mine" not in secure.state.graph.services()
+    assert secure.state.robot.local.control_state()["holder"] is None
+    assert "/mine" not in secure.graph.services()
 
 
 def test_websocket_credentials_token_first_message_or_cookie(secure: LiveServer) -> None:
@@ -257,7 +257,7 @@ def test_cross_origin_writes_are_refused_even_without_authentication(serve: Serv
         timeout=5,
     )
     assert "cross-origin" in assert_error(evil, 403, "forbidden")["message"]
-    assert live.state.control.moving is False
+    assert live.state.robot.local.control_state()["moving"] is False
     rebinding = requests.get(live.url + "/api/topics", headers={"Host": "evil.example"}, timeout=5)
     assert "DNS rebinding" in assert_error(rebinding, 403)["message"]
 
@@ -362,7 +362,7 @@ def test_the_lease_expires_after_its_ttl(serve: Serve) -> None:
 
 def test_estop_latches_until_an_operator_clears_it(secure: LiveServer) -> None:
     inbox = Inbox()
-    with secure.state.graph.subscribe("/cmd_vel", inbox, TWIST):
+    with secure.graph.subscribe("/cmd_vel", inbox, TWIST):
         engaged = requests.post(secure.url + "/api/estop", headers=bearer("viewer"), timeout=5)
         assert engaged.json()["estop"]["by"] == "viewer"
         wait_for(lambda: len(inbox) >= 3, timeout=3)  # repeated zero Twists
@@ -397,7 +397,7 @@ def test_velocity_limits_per_role_on_every_path(serve: Serve) -> None:
                               timeout=5).json()["msg"]  # fmt: skip
     assert (published["linear"]["x"], published["angular"]["z"]) == (0.1, -0.5)
     inbox = Inbox()
-    with live.state.graph.subscribe("/cmd_vel", inbox, TWIST):
+    with live.graph.subscribe("/cmd_vel", inbox, TWIST):
         ws = ws_connect(live, f"?token={TOKENS['alice']}")
         try:
             ws.send(json.dumps({"op": "publish", "topic": "/cmd_vel", "msg": fast}))

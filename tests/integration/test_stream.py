@@ -105,9 +105,9 @@ def test_bad_stream_requests(
 
 
 def test_unwatched_encoders_stop(endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rosweb.web import stream
+    from rosweb.core import camera
 
-    monkeypatch.setattr(stream, "GRACE", 0.1)
+    monkeypatch.setattr(camera, "GRACE", 0.1)
     requests.get(endpoint.url + "/snapshot/camera/image_raw.jpg", timeout=10)
     assert len(endpoint.state.robot.camera.sources()) == 1
     time.sleep(0.3)

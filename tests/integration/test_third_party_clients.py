@@ -19,8 +19,8 @@ import requests
 
 from helpers import RosMaster, wait_for
 from rosweb.server import Server
-from rosweb.web import RosWeb, create_app
 from rosweb.server.handlers import tornado_handlers
+from rosweb.web import RosWeb, create_app
 
 pytestmark = pytest.mark.integration
 

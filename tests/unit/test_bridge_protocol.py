@@ -19,14 +19,14 @@ import pytest
 from helpers import Inbox, wait_for
 from rosweb import config
 from rosweb.control import Control
-from rosweb.errors import NotFoundError, ServiceError, ServiceTimeout
-from rosweb.graph.sim import Bus
-from rosweb.hub import Hub
-from rosweb.messages import Message, from_json, to_ros1
 from rosweb.core import Caller, GuardedRobot, Robot
 from rosweb.core.bridge import OPS, BridgeOptions, BridgeSession
 from rosweb.core.bridge.frames import Frame
 from rosweb.core.bridge.rosapi import ROSAPI
+from rosweb.errors import NotFoundError, ServiceError, ServiceTimeout
+from rosweb.graph.sim import Bus
+from rosweb.hub import Hub
+from rosweb.messages import Message, from_json, to_ros1
 from rosweb.web.auth import hash_token
 from rosweb.web.security import Gate
 
@@ -203,7 +203,7 @@ def connect(
 @pytest.fixture
 def hub(connect: Connect, request: pytest.FixtureRequest) -> Hub:
     """The hub of the default robot (settings {}) the sessions share."""
-    hub: Hub = request.node.robot_for({})._hub
+    hub: Hub = request.node.robot_for({})._parts.hub
     return hub
 
 

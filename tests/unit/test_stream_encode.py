@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rosweb.messages import TypeStore, from_json
 from rosweb.core.camera import ImageError, encode_jpeg
+from rosweb.messages import TypeStore, from_json
 
 STORE = TypeStore()
 RED, BLUE = (230, 20, 20), (20, 20, 230)

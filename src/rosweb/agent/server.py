@@ -303,5 +303,3 @@ class RpcServer:
         if self.address.startswith("ipc://"):
             with contextlib.suppress(OSError):
                 os.unlink(self.address[len("ipc://") :])
-
-

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rosweb.agent.server import RpcServer, current_peer
-from rosweb.graph.remote.codec import dumps
 from rosweb.errors import RosWebError, TypeMismatchError
 from rosweb.graph import Graph, Handle, normalize_name
+from rosweb.graph.remote.codec import dumps
 from rosweb.messages import Message
 
 __all__ = ["GRAPH_METHODS", "GraphService"]

@@ -45,8 +45,8 @@ class RemoteControl:
         max_linear: float | None = None,
         max_angular: float | None = None,
     ) -> Message:
-        return cast(Message, self._call("drive", topic, twist, user=user, client=client,
-                                        max_linear=max_linear, max_angular=max_angular))  # fmt: skip
+        limits = {"max_linear": max_linear, "max_angular": max_angular}
+        return cast(Message, self._call("drive", topic, twist, user=user, client=client, **limits))
 
     def command(
         self,
@@ -58,8 +58,8 @@ class RemoteControl:
         max_linear: float | None = None,
         max_angular: float | None = None,
     ) -> Message:
-        return cast(Message, self._call("command", name, speed, user=user, client=client,
-                                        max_linear=max_linear, max_angular=max_angular))  # fmt: skip
+        limits = {"max_linear": max_linear, "max_angular": max_angular}
+        return cast(Message, self._call("command", name, speed, user=user, client=client, **limits))
 
     def stop(self) -> None:
         self._call("stop")

@@ -31,9 +31,9 @@ from rosweb.messages import Message
 __all__ = [
     "BOUNDARY",
     "IMAGE_TYPES",
-    "ImageError",
     "MAX_WIDTH",
     "WIDTHS",
+    "ImageError",
     "JpegSource",
     "Streams",
     "encode_jpeg",
@@ -226,7 +226,9 @@ class Streams:
                 raise
             type_name = self.hub.feeds()[name]["type"]
         if type_name not in IMAGE_TYPES:
-            raise ValidationError(f"{name} is a {type_name}, not an image", "topic")
+            err = ValidationError(f"{name} is a {type_name}, not an image", "topic")
+            err.code = "not_an_image"
+            raise err
         quality = int(number_arg(args, "quality", 80, 1, 100))
         quality = min(100, max(QUALITY_STEP, round(quality / QUALITY_STEP) * QUALITY_STEP))
         width: int | None = None

@@ -1,6 +1,6 @@
 """The robot as one caller may use it: every check and every record in one place, for every path.
 
-A :class:`GuardedRobot` is a :class:`~rosweb.core.robot.Robot` bound to a
+A :class:`GuardedRobot` is a :class:`~rosweb.core.robot.Robot` (its parts) bound to a
 :class:`~rosweb.core.policy.Caller` (``robot.bind(caller)``). REST views, rosbridge sessions (and
 their rosapi calls), SSE, MJPEG, the fleet bridge and the app's own code all act through one:
 
@@ -20,9 +20,10 @@ classes, which carry their own HTTP status.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rosweb.control import TWIST
+from rosweb.core.parts import RobotParts
 from rosweb.core.policy import Caller
 from rosweb.core.subscription import Subscription
 from rosweb.errors import NotFoundError, PermissionDenied, TypeMismatchError, ValidationError
@@ -30,27 +31,24 @@ from rosweb.graph import Handle, ServiceHandler, normalize_name
 from rosweb.hub import Consumer, Envelope
 from rosweb.messages import Message, TypeStore, describe, from_json, public_name
 
-if TYPE_CHECKING:
-    from rosweb.core.robot import Robot
-
 __all__ = ["GuardedRobot"]
 
 
 class GuardedRobot:
     """One caller acting on one robot."""
 
-    def __init__(self, robot: Robot, caller: Caller, remote: str = "", via: str = "") -> None:
-        self._robot = robot
-        self._graph = robot._graph
-        self._control = robot._control
-        self._hub = robot._hub
+    def __init__(self, parts: RobotParts, caller: Caller, remote: str = "", via: str = "") -> None:
+        self._parts = parts
+        self._graph = parts.graph
+        self._control = parts.control
+        self._hub = parts.hub
         self.caller = caller
         self.who = {**caller.describe(), "remote": remote, "path": via or caller.via}
         self._trusted = caller.via == "local"
         self._visible: dict[tuple[str, str], bool] = {}
 
     def __repr__(self) -> str:
-        return f"<GuardedRobot {self._robot.url} as {self.caller.user} ({self.caller.role})>"
+        return f"<GuardedRobot {self._parts.url} as {self.caller.user} ({self.caller.role})>"
 
     # -- checks ---------------------------------------------------------------------------------
 
@@ -62,7 +60,7 @@ class GuardedRobot:
     def see(self, kind: str, name: str) -> None:
         """PermissionDenied unless ``name`` is exposed to this caller."""
         if not self.visible(kind, name):
-            self._robot.policy.check(self.caller, kind, normalize_name(name))
+            self._parts.policy.check(self.caller, kind, normalize_name(name))
 
     def visible(self, kind: str, name: str) -> bool:
         if self._trusted:
@@ -70,7 +68,7 @@ class GuardedRobot:
         key = (kind, normalize_name(name))
         seen = self._visible.get(key)
         if seen is None:  # the policy and the role do not change during a session
-            seen = self._visible[key] = bool(self._robot.policy.visible(self.caller, *key))
+            seen = self._visible[key] = bool(self._parts.policy.visible(self.caller, *key))
             if len(self._visible) > 4096:
                 self._visible.clear()
         return seen
@@ -80,7 +78,7 @@ class GuardedRobot:
         self.see(kind, name)
 
     def _record(self, action: str, target: str, outcome: str = "ok", **detail: Any) -> None:
-        self._robot.audit.record(self.who, action, target, outcome, **detail)
+        self._parts.audit.record(self.who, action, target, outcome, **detail)
 
     # -- introspection, filtered ----------------------------------------------------------------
 
@@ -114,7 +112,7 @@ class GuardedRobot:
 
     def health(self) -> dict[str, Any]:
         """The robot's health report, with only the feeds this caller may see."""
-        report = self._robot.health()
+        report = self._parts.health()
         report["feeds"] = {t: f for t, f in report["feeds"].items() if self.visible("topic", t)}
         return report
 
@@ -135,7 +133,9 @@ class GuardedRobot:
         if resolved is None:
             raise NotFoundError("topic", name, f"no topic {name!r}: give its type to create it")
         if not self._graph.types.has_message(resolved):
-            raise ValidationError(f"unknown message type {resolved!r}", "type")
+            err = ValidationError(f"unknown message type {resolved!r}", "type")
+            err.code = "unknown_type"
+            raise err
         return resolved
 
     def publish(
@@ -219,7 +219,7 @@ class GuardedRobot:
     # -- motion ---------------------------------------------------------------------------------
 
     def _drive(self, topic: str, twist: Message) -> Message:
-        max_linear, max_angular = self._robot.policy.limits(self.caller)
+        max_linear, max_angular = self._parts.policy.limits(self.caller)
         try:
             sent: Message = self._control.drive(
                 topic, twist, user=self.caller.user, client=self.caller.client,
@@ -245,7 +245,7 @@ class GuardedRobot:
         speeds; the robot stops after the deadman's timeout unless repeated."""
         info = self._control.info()
         self.write("topic", info["topic"])
-        max_linear, max_angular = self._robot.policy.limits(self.caller)
+        max_linear, max_angular = self._parts.policy.limits(self.caller)
         try:
             sent: Message = self._control.command(
                 command, speed, user=self.caller.user, client=self.caller.client,
@@ -280,7 +280,7 @@ class GuardedRobot:
         self.see("service", name)
         srv = self._graph.types.service(self._graph.service_type(name))
         message = from_json(self._graph.types, srv.request, {} if request is None else request)
-        self._robot.check_motion_service(name)
+        self._parts.check_motion_service(name)
         try:
             response: Message = self._graph.call_service(name, message, timeout=timeout)
         except Exception as err:
@@ -305,12 +305,12 @@ class GuardedRobot:
         return [n for n in self._graph.param_names() if self.visible("param", n)]
 
     def param_meta(self) -> dict[str, dict[str, Any]]:
-        meta = self._robot.param_meta()
+        meta = self._parts.param_meta()
         return {name: info for name, info in meta.items() if self.visible("param", name)}
 
     def get_param(self, name: str) -> Any:
         self.see("param", name)
-        return self._robot.policy.prune(self.caller, name, self._graph.get_param(name))
+        return self._parts.policy.prune(self.caller, name, self._graph.get_param(name))
 
     def _write_param(self, name: str) -> None:
         """A write or delete of ``name`` touches every name under it too: each must be exposed."""
@@ -325,7 +325,7 @@ class GuardedRobot:
         """Set a parameter (a dict sets the names under a namespace); returns the new value."""
         name = normalize_name(name)
         self._write_param(name)
-        self._robot.check_param(name, value)
+        self._parts.check_param(name, value)
         self._graph.set_param(name, value)
         self._record("set_param", name, value=value)
         return self.get_param(name)

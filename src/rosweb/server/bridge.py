@@ -117,8 +117,9 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             return
         self._refused += 1
         if self._refused == 1:
-            session.status("error", f"too many frames wait for their turn ({self._serial.pending}):"
-                           " this one is dropped; wait for replies before sending more")  # fmt: skip
+            waiting = self._serial.pending
+            session.status("error", f"too many frames wait for their turn ({waiting}): this one "
+                           "is dropped; wait for replies before sending more")  # fmt: skip
 
     def on_close(self) -> None:
         if self.session is not None:  # closing stops a driver's robot: a backend call, off the loop

@@ -49,8 +49,8 @@ from limits.strategies import MovingWindowRateLimiter
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.validators import ValidationError as CsrfInvalid  # type: ignore[import-untyped]
 
-from rosweb.errors import AuthError, ConfigError, PermissionDenied, RateLimited
 from rosweb.core.audit import Audit
+from rosweb.errors import AuthError, ConfigError, PermissionDenied, RateLimited
 from rosweb.web.auth import ROLES, Auth, Principal
 from rosweb.web.errors import ApiError
 
@@ -63,7 +63,6 @@ __all__ = [
     "current_principal",
     "init_security",
     "is_loopback",
-    "tornado_guard",
 ]
 
 log = logging.getLogger(__name__)
@@ -412,20 +411,3 @@ def init_security(app: Flask, settings: Mapping[str, Any], audit: Audit) -> Gate
             expose_headers=["Retry-After"],
         )
     return gate
-
-
-def tornado_guard(handler: Any, state: Any, kind: str, name: str) -> bool:
-    """For a native Tornado read (SSE, MJPEG): identify the caller, check the viewer role and the
-    name. Answers the error itself and returns False when refused."""
-    from rosweb.web.errors import error_of, tornado_error
-
-    gate: Gate = state.gate
-    try:
-        principal = gate.identify_tornado(handler)
-        gate.require(principal, "viewer", handler.request.path)
-        gate.policy.check(principal, kind, name)
-    except (AuthError, PermissionDenied) as err:
-        status, code, message, extra = error_of(err)
-        tornado_error(handler, status, code, message, **extra)
-        return False
-    return True

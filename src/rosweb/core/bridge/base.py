@@ -7,7 +7,8 @@ import itertools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from rosweb.core.bridge.fields import BridgeOptions
 from rosweb.core.bridge.frames import Frame
@@ -16,11 +17,23 @@ from rosweb.errors import AuthError
 from rosweb.graph import Handle
 from rosweb.hub import Consumer
 
-if TYPE_CHECKING:
-    from rosweb.core.bridge.services import Pending
-    from rosweb.core.bridge.topics import Subscription
+__all__ = ["Pending", "SessionBase", "Subscription"]
 
-__all__ = ["SessionBase"]
+
+@dataclass
+class Subscription:
+    consumer: Consumer
+    name: str  # as the client wrote it: clients match frames by that exact string
+    sids: dict[str | None, dict[str, Any]] = field(default_factory=dict)
+    compression: str = "none"
+    fragment_size: int | None = None
+
+
+@dataclass
+class Pending:
+    done: threading.Event = field(default_factory=threading.Event)
+    values: Any = None
+    result: bool = False
 
 
 class SessionBase:

@@ -65,6 +65,24 @@ def decode(data: Frame) -> dict[str, Any]:
     return message
 
 
+_ID = re.compile(r'"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,18})')
+
+
+def guess_id(data: Frame) -> str | int | None:
+    """The ``id`` of a JSON frame that cannot be decoded (a huge number elsewhere in it...), read
+    from its text, so that the client's status error still names its request."""
+    if not isinstance(data, str):
+        return None
+    found = _ID.search(data[:4096])
+    if found is None:
+        return None
+    try:
+        value = json.loads(found.group(1))
+    except ValueError:
+        return None
+    return value if isinstance(value, str | int) else None
+
+
 def encode(message: dict[str, Any], compression: str = "none") -> Frame:
     """A message as a frame: compact JSON (bytes as base64, NaN as null) or CBOR."""
     if compression in ("cbor", "cbor-raw"):

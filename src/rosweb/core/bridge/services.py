@@ -8,28 +8,18 @@ the session's executor; its response is queued like any other frame.
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from typing import Any
 
-from rosweb.core.bridge.base import SessionBase
+from rosweb.core.bridge.base import Pending, SessionBase
 from rosweb.core.bridge.fields import COMPRESSIONS, OpError, as_dict, field, required
 from rosweb.core.bridge.rosapi import ROSAPI, call_rosapi
 from rosweb.errors import RosWebError, ServiceError, ServiceTimeout, ValidationError
 from rosweb.graph import normalize_name
 from rosweb.messages import Message
 
-__all__ = ["Pending", "ServiceOps"]
+__all__ = ["ServiceOps"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Pending:
-    done: threading.Event = dataclass_field(default_factory=threading.Event)
-    values: Any = None
-    result: bool = False
 
 
 class ServiceOps(SessionBase):

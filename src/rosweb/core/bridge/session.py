@@ -31,12 +31,13 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
+from rosweb.core.bridge.base import Pending, Subscription
 from rosweb.core.bridge.fields import LEVELS, BridgeOptions, OpError, field, required
 from rosweb.core.bridge.fragments import Fragments
-from rosweb.core.bridge.frames import Frame, FrameError, decode, encode, fragments
+from rosweb.core.bridge.frames import Frame, FrameError, decode, encode, fragments, guess_id
 from rosweb.core.bridge.rosapi import ROSAPI
-from rosweb.core.bridge.services import Pending, ServiceOps
-from rosweb.core.bridge.topics import Subscription, TopicOps, publish_frame
+from rosweb.core.bridge.services import ServiceOps
+from rosweb.core.bridge.topics import TopicOps, publish_frame
 from rosweb.core.guard import GuardedRobot
 from rosweb.errors import AuthError, RosWebError
 from rosweb.graph import Handle
@@ -92,7 +93,7 @@ class BridgeSession(TopicOps, ServiceOps):
         try:
             message = decode(data)
         except FrameError as err:
-            self.status("error", str(err))
+            self.status("error", str(err), guess_id(data))
             return
         self.handle(message)
 

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from typing import Any
 
-from rosweb.core.bridge.base import SessionBase
+from rosweb.core.bridge.base import SessionBase, Subscription
 from rosweb.core.bridge.fields import COMPRESSIONS, OpError, field, required
 from rosweb.core.bridge.frames import Frame, encode
 from rosweb.errors import NotFoundError, ValidationError
 from rosweb.graph import normalize_name
-from rosweb.hub import Consumer, Envelope
+from rosweb.hub import Envelope
 from rosweb.messages import TypeStore, from_json, to_ros1
 
-__all__ = ["Subscription", "TopicOps", "publish_frame"]
+__all__ = ["TopicOps", "publish_frame"]
 
 
 def publish_frame(store: TypeStore, topic: str, compression: str) -> Callable[[Envelope], Frame]:
@@ -43,15 +41,6 @@ def publish_frame(store: TypeStore, topic: str, compression: str) -> Callable[[E
         return encode({"op": "publish", "topic": topic, "msg": raw}, "cbor")
 
     return {"none": as_json, "cbor": as_cbor, "cbor-raw": as_cbor_raw}[compression]
-
-
-@dataclass
-class Subscription:
-    consumer: Consumer
-    name: str  # as the client wrote it: clients match frames by that exact string
-    sids: dict[str | None, dict[str, Any]] = dataclass_field(default_factory=dict)
-    compression: str = "none"
-    fragment_size: int | None = None
 
 
 class TopicOps(SessionBase):

@@ -26,10 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from rosweb.graph.remote.client import RpcClient
-from rosweb.graph.remote.codec import loads
-from rosweb.graph.remote.wire import check_address
-
 from rosweb.errors import (
     BackendUnavailable,
     ConfigError,
@@ -38,6 +34,9 @@ from rosweb.errors import (
     ServiceError,
 )
 from rosweb.graph.base import Callback, Graph, Handle, ServiceHandler, normalize_name
+from rosweb.graph.remote.client import RpcClient
+from rosweb.graph.remote.codec import loads
+from rosweb.graph.remote.wire import check_address
 from rosweb.messages import Message, TypeStore
 
 __all__ = ["AgentGraph", "RemoteTypeStore", "parse_url"]

@@ -72,5 +72,3 @@ def check_address(address: str, *, bind: bool = False) -> str:
                 )
             return address
     raise ConfigError(f"bad agent address {address!r}: expected ipc://PATH or tcp://HOST:PORT")
-
-

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from rosweb.graph.sim.bus import Bus
-from rosweb.graph.sim.world import Pose, World
+from rosweb.graph.sim.world import World
 from rosweb.messages import Message, from_json
 
 __all__ = ["PARAM_META", "SimRobot"]

@@ -20,10 +20,10 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from flask_wtf.csrf import generate_csrf  # type: ignore[import-untyped]
 
 from rosweb import __version__
-from rosweb.errors import RosWebError
 from rosweb.core import GuardedRobot
-from rosweb.web.state import get_state, request_robot
+from rosweb.errors import RosWebError
 from rosweb.web.security import current_principal
+from rosweb.web.state import get_state, request_robot
 
 __all__ = ["ParamControl", "param_controls", "register_ui", "static_url", "ui"]
 

@@ -20,13 +20,17 @@ from rosweb.web import RosWeb, create_app
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's own ROSWEB_* settings never leak into tests."""
+def _clean_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A developer's own ROSWEB_* settings never leak into tests, and each test (and the servers
+    it starts) keeps its e-stop latch in a file of its own, never the user's."""
     import os
 
     for key in list(os.environ):
         if key.startswith("ROSWEB_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture

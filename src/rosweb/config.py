@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_COMMAND_TOPICS": [],
     "ROSWEB_CONTROL_TTL": 30.0,
     "ROSWEB_ESTOP_RATE": 10.0,
+    "ROSWEB_ESTOP_FILE": "auto",
     "ROSWEB_MOTION_SERVICES": ["/reset"],
     "ROSWEB_MAX_ENCODERS": 8,
     "ROSWEB_USERS": {},

@@ -91,9 +91,15 @@ class Consumer:
         self._ready = threading.Condition()
         self._notify = notify
         self._last = -math.inf
+        self._last_offered: Envelope | None = None
+        #: the feed's latest message when this consumer joined it (a latched one is replayed)
+        self.joined_at: Envelope | None = None
         self.closed = False
 
     def offer(self, envelope: Envelope) -> None:
+        if envelope is self._last_offered:  # the latched replay raced the live delivery
+            return
+        self._last_offered = envelope
         now = time.monotonic()
         if self.throttle and now - self._last < self.throttle:
             return
@@ -281,6 +287,7 @@ class Hub:
                         )
                     if consumer is not None:
                         consumer.type = feed.type
+                        consumer.joined_at = feed.latest
                         feed.consumers.append(consumer)
                     if read:
                         feed.cached = True
@@ -340,6 +347,14 @@ class Hub:
         topic = normalize_name(topic)
         consumer = Consumer(self, topic, type_name or "", queue_length, throttle_rate, notify)
         self._feed(topic, type_name, consumer=consumer)
+        seen = consumer.joined_at
+        if seen is not None:
+            try:
+                latched = self.graph.latched(topic)
+            except RosWebError:
+                latched = False
+            if latched:  # a late subscriber of a latched topic gets its last message too
+                consumer.offer(seen)
         return consumer
 
     def latest(self, topic: str, timeout: float = 0.0) -> Envelope | None:

@@ -46,7 +46,7 @@ GRAPH_METHODS = frozenset(
         "advertise", "publish", "subscribe", "close_handle", "provide_service", "call_service",
         "get_param", "set_param", "delete_param", "param_names", "topics", "services", "nodes",
         "topic_type", "service_type", "param_meta", "health", "costly_self_subscriptions",
-        "type_definition", "type_names",
+        "type_definition", "type_names", "latched",
     }
 )  # fmt: skip
 
@@ -215,6 +215,10 @@ class GraphService:
 
     def service_type(self, name: str) -> str:
         return self.graph.service_type(name)
+
+    def latched(self, topic: str) -> bool:
+        topic = normalize_name(topic)
+        return topic in self._latched or self.graph.latched(topic)
 
     def param_meta(self) -> dict[str, dict[str, Any]]:
         return self.graph.param_meta()

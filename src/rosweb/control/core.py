@@ -22,7 +22,11 @@ takes over a robot that may still be moving on the last command of the process t
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -54,6 +58,7 @@ class Control:
         limits: VelocityLimits | None = None,
         lease_ttl: float = 30.0,
         estop_rate: float = 10.0,
+        estop_file: str = "",
     ) -> None:
         self.graph = graph
         self.topic = normalize_name(topic)
@@ -72,7 +77,9 @@ class Control:
         except BaseException:
             self.close()
             raise
-        self._estop: dict[str, Any] | None = None  # {"by", "since"} while latched
+        #: where the latch survives a restart of this process ("" : nowhere)
+        self.estop_file = estop_file
+        self._estop: dict[str, Any] | None = _restore_estop(estop_file)
         #: held while checking the e-stop and the lease and driving, and while engaging the
         #: e-stop: once engage_estop returns, no move can be published after its stop
         self._lock = threading.RLock()
@@ -104,6 +111,7 @@ class Control:
             limits=VelocityLimits(cfg["ROSWEB_MAX_LINEAR_SPEED"], cfg["ROSWEB_MAX_ANGULAR_SPEED"]),
             lease_ttl=cfg["ROSWEB_CONTROL_TTL"],
             estop_rate=cfg["ROSWEB_ESTOP_RATE"],
+            estop_file=estop_path(cfg["ROSWEB_ESTOP_FILE"], cfg["ROSWEB_BACKEND"]),
         )
 
     # -- what the web asks ----------------------------------------------------------------------
@@ -207,6 +215,7 @@ class Control:
             if self._estop is None:
                 self._estop = {"by": user, "since": round(time.time(), 3)}
                 log.warning("control: e-stop engaged by %s", user)
+                _save_estop(self.estop_file, self._estop)
             self.stop()
         self._estop_wake.set()
         return self.state()
@@ -215,6 +224,7 @@ class Control:
         with self._lock:
             if self._estop is not None:
                 log.warning("control: e-stop cleared by %s", user)
+                _save_estop(self.estop_file, None)
             self._estop = None
         return self.state()
 
@@ -268,3 +278,54 @@ class Control:
         self._estop_wake.set()
         for teleop in self._teleops.values():
             teleop.close()
+
+
+def estop_path(setting: str, backend: str) -> str:
+    """The file of the e-stop latch: ``setting`` itself, nothing for ``""``, or for ``auto`` one
+    per backend URL in the user's state directory (``$XDG_STATE_HOME/rosweb``, by default
+    ``~/.local/state/rosweb``)."""
+    if setting != "auto":
+        return os.path.expanduser(setting)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    digest = hashlib.sha256(backend.encode()).hexdigest()[:12]
+    return os.path.join(base, "rosweb", f"estop-{digest}.json")
+
+
+def _restore_estop(path: str) -> dict[str, Any] | None:
+    """The latch a previous process left engaged (a crash or a restart does not clear it)."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            state = json.load(file)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:  # unreadable: safer engaged than not
+        log.error("control: cannot read the e-stop file %s (%s): e-stop engaged", path, err)
+        return {"by": "unknown (unreadable e-stop file)", "since": round(time.time(), 3)}
+    if not isinstance(state, dict):
+        return {"by": "unknown (malformed e-stop file)", "since": round(time.time(), 3)}
+    log.warning("control: the e-stop engaged by %s is still engaged (from %s)", state.get("by"),
+                path)  # fmt: skip
+    return {"by": str(state.get("by", "unknown")), "since": state.get("since", 0)}
+
+
+def _save_estop(path: str, state: dict[str, Any] | None) -> None:
+    """Write (or remove) the latch's file, atomically; a failure is logged, never raised (the
+    e-stop itself must work without a disk)."""
+    if not path:
+        return
+    try:
+        if state is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            return
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(state, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as err:
+        log.error("control: cannot write the e-stop file %s: %s", path, err)

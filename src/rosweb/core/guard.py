@@ -322,11 +322,16 @@ class GuardedRobot:
                                        f"{self.caller.role}")  # fmt: skip
 
     def set_param(self, name: str, value: Any) -> Any:
-        """Set a parameter (a dict sets the names under a namespace); returns the new value."""
+        """Set a parameter; returns its new value. A dict sets the names it holds under the
+        namespace ``name`` and leaves the others there as they are (delete to remove one)."""
         name = normalize_name(name)
         self._write_param(name)
         self._parts.check_param(name, value)
-        self._graph.set_param(name, value)
+        leaves = _leaves(name, value) if isinstance(value, dict) and value else [(name, value)]
+        for leaf, _item in leaves:  # new names under the namespace are checked too
+            self.see("param", leaf)
+        for leaf, item in leaves:
+            self._graph.set_param(leaf, item)
         self._record("set_param", name, value=value)
         return self.get_param(name)
 
@@ -368,3 +373,15 @@ class GuardedRobot:
         state = self._control.clear_estop(user=self.caller.user)
         self._record("estop", "clear")
         return state
+
+
+def _leaves(name: str, value: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``("/ns", {"a": 1, "b": {"c": 2}})`` -> ``[("/ns/a", 1), ("/ns/b/c", 2)]``."""
+    out: list[tuple[str, Any]] = []
+    for key, item in value.items():
+        child = f"{name.rstrip('/')}/{key}"
+        if isinstance(item, dict) and item:
+            out.extend(_leaves(child, item))
+        else:
+            out.append((child, item))
+    return out

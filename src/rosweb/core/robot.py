@@ -129,6 +129,11 @@ class Robot:
         return self._owns_control
 
     @property
+    def may_block(self) -> bool:
+        """Whether a call to this robot's backend may block (see :attr:`Graph.may_block`)."""
+        return self._parts.graph.may_block
+
+    @property
     def started(self) -> float:
         return self._parts.started
 

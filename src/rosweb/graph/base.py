@@ -70,6 +70,10 @@ class Graph(ABC):
     url: str = ""
     #: message and service types this graph knows
     types: TypeStore
+    #: whether a call may block for long (a master, an agent, a router on the other end); an
+    #: in-process backend that never waits says False, and servers may then call it on their
+    #: event loop
+    may_block: bool = True
 
     # -- topics ---------------------------------------------------------------------------------
 
@@ -151,6 +155,12 @@ class Graph(ABC):
         """Topics this graph publishes itself where subscribing to its own messages would cost
         a round trip through the middleware (the hub does not cache them unasked)."""
         return set()
+
+    def latched(self, topic: str) -> bool:
+        """Whether the last message of ``topic`` came from a latched publisher: a late
+        subscriber should get it too (the hub hands it to every new consumer). Backends that
+        cannot tell say False."""
+        return False
 
     def param_meta(self) -> dict[str, dict[str, Any]]:
         """Optional metadata of parameters (``min``, ``max``, ``step``, ``description``)."""

@@ -79,7 +79,10 @@ def _check_float(kind: str, value: Any, path: str) -> float:
         return math.nan
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(kind, value, path)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a 400-digit integer: no float holds it
+        raise ValidationError(f"expects {kind}, got a number out of range", path or None) from None
     if math.isfinite(number) and abs(number) > _FLOAT_MAX[kind]:
         raise ValidationError(f"expects {kind}, got {number} (out of range)", path or None)
     return number

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import socket
 import ssl
@@ -32,6 +33,7 @@ from rosweb.web.state import BUFFERED
 __all__ = ["Server"]
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("tornado.access")
 
 
 class _EveryMethod(tuple[str, ...]):
@@ -46,6 +48,21 @@ class _Fallback(tornado.web.FallbackHandler):
     SUPPORTED_METHODS = _EveryMethod()
 
 
+_TOKEN = re.compile(r"([?&]token=)[^&]*")
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Tornado's access log line, with ``?token=`` values left out (they are credentials)."""
+    status = handler.get_status()
+    log_method = access_log.info if status < 400 else access_log.warning
+    if status >= 500:
+        log_method = access_log.error
+    request = handler.request
+    uri = _TOKEN.sub(r"\1REDACTED", request.uri or "")
+    log_method("%d %s %s (%s) %.2fms", status, request.method, uri, request.remote_ip,
+               1000.0 * request.request_time())  # fmt: skip
+
+
 class _Container(tornado.wsgi.WSGIContainer):
     """The WSGI container, telling the app it buffers whole responses."""
 
@@ -53,6 +70,14 @@ class _Container(tornado.wsgi.WSGIContainer):
         environ: dict[str, Any] = super().environ(request)
         environ[BUFFERED] = True
         return environ
+
+    def _log(self, status_code: int, request: Any) -> None:
+        log_method = access_log.info if status_code < 400 else access_log.warning
+        if status_code >= 500:
+            log_method = access_log.error
+        uri = _TOKEN.sub(r"\1REDACTED", request.uri or "")
+        log_method("%d %s %s (%s) %.2fms", status_code, request.method, uri, request.remote_ip,
+                   1000.0 * request.request_time())  # fmt: skip
 
 
 class Server:
@@ -136,7 +161,7 @@ class Server:
         executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rosweb-wsgi")
         wsgi = _Container(self.app, executor=executor)
         application = tornado.web.Application(
-            [*self.handlers, (r".*", _Fallback, {"fallback": wsgi})]
+            [*self.handlers, (r".*", _Fallback, {"fallback": wsgi})], log_function=log_request
         )
         servers = [tornado.httpserver.HTTPServer(application, xheaders=False, ssl_options=self.ssl)]
         try:
@@ -145,7 +170,8 @@ class Server:
             self.port = sockets[0].getsockname()[1]
             for port, handlers in self.extra_ports.items():
                 extra = tornado.httpserver.HTTPServer(
-                    tornado.web.Application(handlers), ssl_options=self.ssl
+                    tornado.web.Application(handlers, log_function=log_request),
+                    ssl_options=self.ssl,
                 )
                 extra.add_sockets(self._listen(port))
                 servers.append(extra)

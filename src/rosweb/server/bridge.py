@@ -1,8 +1,10 @@
 """The rosbridge endpoint as a native Tornado WebSocket handler (``rosweb run``).
 
-Incoming frames are handled off the event loop (an op may block on the backend), one at a time
-per connection in the order they came (:class:`~rosweb.server.offload.Serial`), so a stalled
-master or agent holds up only the clients waiting on it. Sending is driven by the session's
+Incoming frames are handled off the event loop when the backend may block (a ROS master, an
+agent), one at a time per connection in the order they came
+(:class:`~rosweb.server.offload.Serial`), so a stalled master or agent holds up only the clients
+waiting on it; with an in-process backend that never blocks (the simulator) they are handled on
+the loop, without a thread hop. Sending is driven by the session's
 ``wake``: a flush on the loop writes what is ready and waits for the socket to take it before
 writing more, so a client that does not read only fills its own bounded queues; one that has not
 taken a frame for ``stall_timeout`` seconds is closed.
@@ -39,6 +41,8 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         self.stall_timeout = stall_timeout
         self.session: BridgeSession | None = None
         self._serial = Serial(state.executor)
+        #: an in-process backend never blocks: its ops run on the loop, without a thread hop
+        self.inline_ok = not state.robot.may_block
         self._refused = 0  # frames refused because too many waited (reported once a burst)
         self._scheduled = False
         self._flushing = False
@@ -112,6 +116,12 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         session = self.session
         if session is None:
             return
+        if not self.inline_ok:  # may block: off the loop, in order
+            self._receive_later(session, message)
+            return
+        session.receive(message)
+
+    def _receive_later(self, session: BridgeSession, message: str | bytes) -> None:
         if self._serial.submit(session.receive, message):
             self._refused = 0
             return

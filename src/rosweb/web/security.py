@@ -23,6 +23,8 @@ import ipaddress
 import logging
 import re
 import secrets
+import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -71,6 +73,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CLIENT_HEADER = "X-Rosweb-Client"
 CSRF_HEADER = "X-CSRF-Token"
 LOGIN_LIMIT = "10/minute"
+#: logged-out sessions remembered (each until its cookie would have expired anyway)
+REVOKED_LIMIT = 100_000
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 #: endpoints anyone may reach: the login page, assets, the API's index and spec, and the
@@ -148,6 +152,11 @@ class Gate:
         self.origins: list[str] = list(settings["ROSWEB_CORS_ORIGINS"])
         self.session_reader = session_reader
         self.cookie_name = "session"  # the login cookie (the app's SESSION_COOKIE_NAME)
+        self.session_lifetime = float(settings["ROSWEB_SESSION_LIFETIME"])
+        #: login sessions ended by /logout (sid -> when its cookie would have expired): a
+        #: copied cookie reads and writes nothing after its user logged out
+        self._revoked: dict[str, float] = {}
+        self._revoked_lock = threading.Lock()
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._limits: dict[str, RateLimitItem | None] = {
             "rest": _limit(settings, "ROSWEB_RATE_LIMIT"),
@@ -198,6 +207,23 @@ class Gate:
     def require(principal: Principal, role: str, what: str = "this") -> None:
         if not principal.at_least(role):
             raise PermissionDenied(f"{what} needs role {role} (you are {principal.role})")
+
+    def revoke(self, sid: str) -> None:
+        """End a login session for good (its cookie no longer identifies anyone)."""
+        if not sid:
+            return
+        now = time.monotonic()
+        with self._revoked_lock:
+            self._revoked[sid] = now + self.session_lifetime
+            if len(self._revoked) > REVOKED_LIMIT:  # expired first, then the oldest
+                for old in [k for k, t in self._revoked.items() if t < now]:
+                    del self._revoked[old]
+                while len(self._revoked) > REVOKED_LIMIT:
+                    del self._revoked[next(iter(self._revoked))]
+
+    def revoked(self, sid: Any) -> bool:
+        with self._revoked_lock:
+            return isinstance(sid, str) and sid in self._revoked
 
     # -- from elsewhere -------------------------------------------------------------------------
 
@@ -345,6 +371,7 @@ def login() -> BaseResponse | tuple[Response, int] | str:
 
 @auth_blueprint.post("/logout")
 def logout() -> BaseResponse:
+    _gate().revoke(str(session.get("sid", "")))
     session.clear()
     if request.is_json or request.path.startswith("/api/"):
         return jsonify(user=None)
@@ -396,7 +423,9 @@ def init_security(app: Flask, settings: Mapping[str, Any], audit: Audit) -> Gate
             data = serializer.loads(cookie, max_age=max_age)
         except Exception:  # forged, expired or from another key: no session
             return None
-        return data if isinstance(data, Mapping) else None
+        if not isinstance(data, Mapping) or gate.revoked(data.get("sid")):
+            return None
+        return data
 
     gate = Gate(settings, audit=audit, session_reader=read_session)
     gate.cookie_name = app.config["SESSION_COOKIE_NAME"]

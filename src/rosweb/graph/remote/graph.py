@@ -355,6 +355,9 @@ class AgentGraph(Graph):
     def costly_self_subscriptions(self) -> set[str]:
         return set(self._graph.costly_self_subscriptions())
 
+    def latched(self, topic: str) -> bool:
+        return bool(self._graph.latched(topic))
+
     def param_meta(self) -> dict[str, dict[str, Any]]:
         meta: dict[str, dict[str, Any]] = self._graph.param_meta()
         return meta

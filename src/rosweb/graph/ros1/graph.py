@@ -127,6 +127,8 @@ class Ros1Graph(Graph):
         anonymous = query.get("anonymous", "0").lower() in ("1", "true", "yes")
         self.caller_id = start_node(query.get("node", "/rosweb"), master_uri, anonymous=anonymous)
         self.types = TypeStore()
+        #: topics whose last message came from a latched publisher (its connection header)
+        self._latched: set[str] = set()
         self._master = _Master(master_uri, self.caller_id)
         self._lock = threading.Lock()
         self._publishers: dict[str, _Publisher] = {}
@@ -234,7 +236,14 @@ class Ros1Graph(Graph):
         store = self.types
         resolved = type_name
 
+        latched = self._latched
+
         def on_message(obj: Any) -> None:
+            header = getattr(obj, "_connection_header", None) or {}
+            if header.get("latching") == "1":
+                latched.add(topic)
+            else:
+                latched.discard(topic)
             try:
                 callback(to_native(store, resolved, obj))
             except Exception:
@@ -251,6 +260,9 @@ class Ros1Graph(Graph):
         with self._lock:
             self._subscribers[handle] = sub
         return handle
+
+    def latched(self, topic: str) -> bool:
+        return normalize_name(topic) in self._latched
 
     def _unsubscribe(self, handle: Handle) -> None:
         with self._lock:

@@ -131,6 +131,13 @@ class Bus(Graph):
             self._pool.submit(self._deliver, topic, callback, latched)
         return handle
 
+    may_block = False  # in-process: every call returns at once (service calls run elsewhere)
+
+    def latched(self, topic: str) -> bool:
+        with self._lock:
+            entry = self._topics.get(normalize_name(topic))
+            return entry is not None and entry.latched is not None
+
     def _unsubscribe(self, handle: Handle) -> None:
         with self._lock:
             entry = self._topics.get(handle.name)

@@ -52,7 +52,7 @@ def own_app() -> Iterator[tuple[Flask, RosWeb, SimGraph]]:
 def test_your_route_cannot_publish_an_unclamped_twist(
     own_app: tuple[Flask, RosWeb, SimGraph],
 ) -> None:
-    app, rw, graph = own_app
+    app, _rw, graph = own_app
     inbox: Inbox = Inbox()
     with graph.subscribe("/cmd_vel", inbox, TWIST):
         answer = app.test_client().post("/drive", json={"linear": {"x": 5.0}})

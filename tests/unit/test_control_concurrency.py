@@ -130,11 +130,11 @@ def test_the_watchdog_is_never_overtaken_by_an_older_move() -> None:
         for _ in range(300):
             barrier = threading.Barrier(2)
 
-            def move() -> None:
+            def move(barrier: threading.Barrier = barrier) -> None:
                 barrier.wait()
                 control.drive("/cmd_vel", MOVE, user="op")
 
-            def stop() -> None:
+            def stop(barrier: threading.Barrier = barrier) -> None:
                 barrier.wait()
                 control.stop()
 

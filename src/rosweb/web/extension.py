@@ -24,7 +24,7 @@ from rosweb.graph import Graph
 from rosweb.web.api import api
 from rosweb.web.bridge.transport_flask import register_bridge_route
 from rosweb.web.errors import register_error_handlers
-from rosweb.web.security import init_security
+from rosweb.web.login import init_security
 from rosweb.web.state import RosWebState, get_state
 from rosweb.web.stream import stream_blueprint
 

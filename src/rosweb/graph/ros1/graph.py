@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from rosweb.errors import (
 )
 from rosweb.graph.base import Callback, Graph, Handle, ServiceHandler, normalize_name
 from rosweb.graph.ros1.convert import message_class, service_class, to_native, to_rospy
+from rosweb.graph.ros1.master import Master, MasterQueries, MasterRefused
 from rosweb.graph.ros1.node import import_rospy, start_node
 from rosweb.messages import Message, TypeStore, from_json
 
@@ -49,46 +49,7 @@ __all__ = ["Ros1Graph"]
 log = logging.getLogger(__name__)
 
 PUBLISHER_LINGER = 10.0  # seconds an unused publisher stays registered
-MASTER_TIMEOUT = 3.0  # seconds for one XML-RPC call to the master
 SERVICE_TYPE_TTL = 2.0  # seconds a service's type is trusted without asking the master
-
-
-class _TimeoutTransport(xmlrpc.client.Transport):
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.timeout = timeout
-
-    def make_connection(self, host: Any) -> Any:
-        connection = super().make_connection(host)
-        connection.timeout = self.timeout
-        return connection
-
-
-class _Master:
-    """The master's XML-RPC API, with a timeout, raising rosweb errors."""
-
-    def __init__(self, uri: str, caller_id: str, timeout: float = MASTER_TIMEOUT) -> None:
-        self.uri = uri
-        self.caller_id = caller_id
-        self._timeout = timeout
-
-    def call(self, method: str, *args: Any) -> Any:
-        try:
-            with xmlrpc.client.ServerProxy(
-                self.uri, transport=_TimeoutTransport(self._timeout)
-            ) as proxy:
-                code, message, value = getattr(proxy, method)(self.caller_id, *args)
-        except (TimeoutError, OSError, xmlrpc.client.ProtocolError) as err:
-            raise BackendUnavailable(f"ROS master at {self.uri} is unreachable: {err}") from err
-        except xmlrpc.client.Fault as err:
-            raise GraphError(f"ROS master refused {method}: {err.faultString}") from err
-        if code != 1:
-            raise _MasterRefused(message)
-        return value
-
-
-class _MasterRefused(GraphError):
-    """The master answered with an error code (unknown param, unknown service...)."""
 
 
 @dataclass
@@ -99,7 +60,7 @@ class _Publisher:
     last_used: float = field(default_factory=time.monotonic)
 
 
-class Ros1Graph(Graph):
+class Ros1Graph(MasterQueries, Graph):
     """A Graph on a ROS 1 master, through this process's rospy node."""
 
     def __init__(self, url: str = "ros1://") -> None:
@@ -129,7 +90,7 @@ class Ros1Graph(Graph):
         self.types = TypeStore()
         #: topics whose last message came from a latched publisher (its connection header)
         self._latched: set[str] = set()
-        self._master = _Master(master_uri, self.caller_id)
+        self._master = Master(master_uri, self.caller_id)
         self._lock = threading.Lock()
         self._publishers: dict[str, _Publisher] = {}
         self._subscribers: dict[Handle, Any] = {}
@@ -309,7 +270,7 @@ class Ros1Graph(Graph):
             return cached[1]
         try:
             uri = self._master.call("lookupService", name)
-        except _MasterRefused:
+        except MasterRefused:
             self._service_types.pop(name, None)
             raise NotFoundError("service", name) from None
         if cached is not None and cached[0] == uri:
@@ -364,36 +325,6 @@ class Ros1Graph(Graph):
                 return pool.pop()
         return self._rospy.ServiceProxy(name, cls, persistent=True)
 
-    # -- parameters -----------------------------------------------------------------------------
-
-    def get_param(self, name: str) -> Any:
-        name = normalize_name(name)
-        try:
-            return self._master.call("getParam", name)
-        except _MasterRefused:
-            raise NotFoundError("param", name) from None
-
-    def set_param(self, name: str, value: Any) -> None:
-        try:
-            self._master.call("setParam", normalize_name(name), value)
-        except (TypeError, OverflowError) as err:  # XML-RPC cannot carry it (null, big ints)
-            raise MessageError(f"parameter {name}: {err}") from err
-
-    def delete_param(self, name: str) -> None:
-        name = normalize_name(name)
-        try:
-            self._master.call("deleteParam", name)
-        except _MasterRefused:
-            raise NotFoundError("param", name) from None
-
-    def param_names(self) -> list[str]:
-        return sorted(self._master.call("getParamNames"))
-
-    # -- introspection --------------------------------------------------------------------------
-
-    def _topic_types(self) -> dict[str, str]:
-        return dict(self._master.call("getTopicTypes"))
-
     def costly_self_subscriptions(self) -> set[str]:
         with self._lock:  # rospy would read our own messages back over a TCP connection
             return set(self._publishers)
@@ -405,12 +336,6 @@ class Ros1Graph(Graph):
             raise NotFoundError("topic", name)
         return type_name
 
-    def topics(self) -> dict[str, str]:
-        publishers, subscribers, _ = self._master.call("getSystemState")
-        types = self._topic_types()
-        names = {topic for topic, _ in publishers} | {topic for topic, _ in subscribers}
-        return {name: types.get(name, "") for name in sorted(names)}
-
     def services(self) -> dict[str, str]:
         _, _, services = self._master.call("getSystemState")
         result = {}
@@ -420,10 +345,6 @@ class Ros1Graph(Graph):
             except (NotFoundError, BackendUnavailable):
                 continue  # gone between the two questions
         return result
-
-    def nodes(self) -> list[str]:
-        state = self._master.call("getSystemState")
-        return sorted({node for kind in state for _, nodes in kind for node in nodes})
 
     def health(self) -> dict[str, Any]:
         return {

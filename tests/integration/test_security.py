@@ -121,6 +121,8 @@ def test_public_routes_are_only_the_login_assets_and_the_spec(secure: LiveServer
     assert REQUIREMENTS == {
         "rosweb_api.estop_engage": {"POST": "viewer"},
         "rosweb_auth.logout": {"POST": "viewer"},
+        "rosweb_webrtc.offer": {"POST": "viewer"},
+        "rosweb_webrtc.close": {"DELETE": "viewer"},
     }
     page = requests.get(secure.url + "/", headers=BROWSER, timeout=5, allow_redirects=False)
     assert page.status_code == 302

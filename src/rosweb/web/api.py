@@ -27,6 +27,7 @@ from rosweb.web.extension import get_state
 from rosweb.web.openapi import openapi_spec
 from rosweb.web.security import current_principal
 from rosweb.web.sse import open_stream, sse_events
+from rosweb.web.video import video_health
 
 __all__ = ["api"]
 
@@ -135,6 +136,7 @@ def health() -> tuple[Response, int]:
         "teleop": {key: info[key] for key in ("topic", "moving", "deadman_stops") if key in info},
         "control": control,
         "feeds": state.hub.feeds(),
+        "video": video_health(current_app),  # --input sources, compressed siblings, WebRTC
     }  # fmt: skip
     return jsonify(body), 200 if ok else 503
 

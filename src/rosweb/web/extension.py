@@ -13,6 +13,7 @@ import atexit
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -30,6 +31,7 @@ from rosweb.web.bridge import BridgeOptions
 from rosweb.web.errors import ApiError, register_error_handlers
 from rosweb.web.security import Gate, init_security
 from rosweb.web.stream import Streams
+from rosweb.web.video import init_video, register_video_routes
 
 __all__ = ["RosWeb", "RosWebState", "get_state"]
 
@@ -55,6 +57,8 @@ class RosWebState:
     declared_param_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     owns_control: bool = True  # False when the agent process holds the control state
     started: float = field(default_factory=time.time)
+    #: run first on close, last added first (video: inputs, WebRTC)
+    closers: list[Callable[[], None]] = field(default_factory=list)
     _closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,6 +81,8 @@ class RosWebState:
             if self._closed:
                 return
             self._closed = True
+        for close in reversed(self.closers):
+            close()
         if self.owns_control:
             self.control.close()
         self.gate.audit.close()
@@ -126,11 +132,17 @@ class RosWeb:
         app.register_blueprint(api)
         app.register_blueprint(stream_blueprint)
         register_bridge_route(app)
+        register_video_routes(app)
         if _is_reloader_watcher(app):
             log.info("reloader watcher process: the robot node starts in the serving process")
             app.extensions["rosweb"] = None
             return
         state = self._start(app, gate)
+        try:
+            state.closers.append(init_video(app, state).close)  # --input, WebRTC
+        except BaseException:
+            state.close()
+            raise
         app.extensions["rosweb"] = state
         atexit.register(state.close)
 

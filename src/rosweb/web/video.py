@@ -170,7 +170,9 @@ def init_video(app: Flask, state: Any) -> Video:
         )
         video.closers.append(video.webrtc.close)
         if cfg["ROSWEB_INPUTS"]:
-            video.inputs = Inputs(cfg["ROSWEB_INPUTS"], trusted_publish(state))
+            video.inputs = Inputs(
+                cfg["ROSWEB_INPUTS"], trusted_publish(state), advertise=state.graph.advertise
+            )
             video.inputs.start()
             video.closers.append(video.inputs.close)
         if cfg["ROSWEB_COMPRESSED_TOPICS"]:

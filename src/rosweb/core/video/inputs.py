@@ -329,7 +329,16 @@ def _reason(err: BaseException) -> str:
 class Inputs:
     """Every ``--input`` of a server."""
 
-    def __init__(self, specs: Sequence[str], publish: Publish) -> None:
+    def __init__(
+        self,
+        specs: Sequence[str],
+        publish: Publish,
+        advertise: Callable[[str, str], Any] | None = None,
+    ) -> None:
+        """``advertise(topic, type_name)`` (optional) makes each topic known at once, before its
+        first frame; what it returns is closed with the inputs."""
+        self._advertise = advertise
+        self._adverts: list[Any] = []
         parsed = [parse_input(text, index) for index, text in enumerate(specs)]
         topics = [spec.topic for spec in parsed]
         for topic in topics:
@@ -346,6 +355,8 @@ class Inputs:
             self.close()
             raise
         for item in self.inputs:
+            if self._advertise is not None:
+                self._adverts.append(self._advertise(item.spec.topic, item.spec.type_name))
             item.start()
 
     def health(self) -> list[dict[str, Any]]:
@@ -354,3 +365,7 @@ class Inputs:
     def close(self) -> None:
         for item in self.inputs:
             item.stop()
+        for advert in self._adverts:
+            if hasattr(advert, "close"):
+                advert.close()
+        self._adverts.clear()

@@ -35,6 +35,7 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
+from aiortc.codecs import is_rtx
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RTCP_PSFB_APP, RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket, unpack_remb_fci
 from aiortc.sdp import SessionDescription
@@ -180,6 +181,18 @@ def _offered_codecs(sdp: str, direction: str) -> list[str]:
     raise ValidationError("the offer has no video section", "sdp")
 
 
+def _only(transceiver: Any, mime: str) -> None:
+    """Negotiate ``mime`` alone (and its retransmissions): the shared encoder makes one codec.
+    aiortc settles a remote offer's codecs in setRemoteDescription, before the transceiver can
+    be given preferences, so its negotiated list is narrowed here."""
+    codecs = transceiver._codecs
+    kept = {c.payloadType for c in codecs if c.mimeType.lower() == mime.lower()}
+    transceiver._codecs = [
+        c for c in codecs
+        if c.payloadType in kept or (is_rtx(c) and c.parameters.get("apt") in kept)
+    ]  # fmt: skip
+
+
 def _description(offer: Any) -> RTCSessionDescription:
     if not isinstance(offer, dict) or not isinstance(offer.get("sdp"), str):
         raise ValidationError('expects an offer: {"type": "offer", "sdp": "v=0..."}', "sdp")
@@ -271,13 +284,9 @@ class WebRtc:
             session.codec = variant.codec
             sender = pc.addTrack(track)
             _watch_rtcp(sender, track)
-            mime = _MIME[variant.codec]
-            capabilities = RTCRtpSender.getCapabilities("video").codecs
             for transceiver in pc.getTransceivers():
                 if transceiver.sender is sender:
-                    transceiver.setCodecPreferences(
-                        [c for c in capabilities if c.mimeType in (mime, "video/rtx")]
-                    )
+                    _only(transceiver, _MIME[variant.codec])
             return await self._answer(session)
         except BaseException:
             await self._close(session.id)
@@ -367,6 +376,8 @@ class WebRtc:
         with self._lock:
             session = self._sessions.pop(sid, None)
         if session is not None:
+            if session.task is not None:
+                session.task.cancel()
             await session.pc.close()
             if session.track is not None:
                 session.track.stop()
@@ -419,6 +430,10 @@ class WebRtc:
             self._sweeper.cancel()
             for sid in list(self._sessions):
                 await self._close(sid)
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         if self._loop.is_running():
             try:

@@ -52,6 +52,7 @@ class Receiver:
         self.counters: list[tuple[float, int]] = []
         self.size: tuple[int, int] | None = None
         self.answer: dict[str, Any] = {}
+        self.reader: asyncio.Future[None] | None = None
 
     def offer(self, url: str, topic: str, headers: dict[str, str] | None = None,
               **extra: Any) -> requests.Response:  # fmt: skip
@@ -66,7 +67,7 @@ class Receiver:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            asyncio.ensure_future(self._read(track))
+            self.reader = asyncio.ensure_future(self._read(track))
 
         await pc.setLocalDescription(await pc.createOffer())
         body = {"topic": topic, "type": "offer", "sdp": pc.localDescription.sdp, **extra}

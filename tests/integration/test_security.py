@@ -60,6 +60,7 @@ SAMPLES = {
     "param": "robot/max_linear_speed",
     "type_name": "std_msgs/String",
     "filename": "css/rosweb.css",
+    "sid": "no-such-session",
 }
 
 

@@ -142,7 +142,7 @@ class SharedEncoder:
                 "deadline": "realtime", "cpu-used": "-6", "lag-in-frames": "0",
                 "bufsize": str(bitrate), "minrate": str(bitrate), "maxrate": str(bitrate),
                 "undershoot-pct": "100", "overshoot-pct": "15", "static-thresh": "1",
-                "noise-sensitivity": "4", "partitions": "0", "error-resilient": "1",
+                "noise-sensitivity": "0", "partitions": "0", "error-resilient": "1",
             }  # fmt: skip
         else:
             codec.profile = "Baseline"

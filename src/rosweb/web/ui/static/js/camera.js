@@ -247,10 +247,9 @@ export class CameraView {
 
   _closePeer() {
     if (this._pc) {
-      this._pc.close();
+      this._pc.close(); // the server sees the peer go and closes the session itself
       this._pc = null;
     }
-    this._forget(this._session);
     this._session = null;
     this.video.srcObject = null;
   }

@@ -72,8 +72,7 @@ function stop() {
   pc = null;
   for (const track of stream?.getTracks() || []) track.stop();
   stream = null;
-  preview.srcObject = null;
-  if (session) api(apiPath("webrtc/sessions", session), { method: "DELETE", keepalive: true }).catch(() => {});
+  preview.srcObject = null; // closing the connection ends the session on the server too
   session = null;
   $("webcam-start").disabled = false;
   $("webcam-stop").disabled = true;

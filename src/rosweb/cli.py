@@ -53,6 +53,11 @@ def cli() -> None:
     type=int,
     help="Web worker processes sharing one agent with the node (default 1: no agent).",
 )
+@click.option(
+    "--input", "inputs", multiple=True, metavar="SOURCE[=TOPIC]",
+    help="Publish a camera: a V4L2 device (/dev/video0), a video file or an RTSP/HTTP URL, "
+    "on TOPIC (repeatable; options after #, e.g. clip.mp4=/clip/image_raw#loop=0).",
+)  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))  # fmt: skip
 def run(
@@ -66,6 +71,7 @@ def run(
     key: str | None,
     insecure: bool | None,
     workers: int | None,
+    inputs: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Serve the robot's web API (Tornado in front of the Flask app)."""
@@ -82,6 +88,7 @@ def run(
         "ROSWEB_KEY": key,
         "ROSWEB_INSECURE": insecure,
         "ROSWEB_WORKERS": workers,
+        "ROSWEB_INPUTS": list(inputs) or None,
     }
     settings = config.load({k: v for k, v in flags.items() if v is not None}, toml_file=config_file)
     from rosweb.web.security import check_exposure
@@ -92,6 +99,8 @@ def run(
     if settings["ROSWEB_INSECURE"] and not settings["ROSWEB_USERS"]:
         click.echo("rosweb: WARNING: authentication is off (--insecure): anyone who can reach "
                    f"{settings['ROSWEB_HOST']} can drive the robot", err=True)  # fmt: skip
+    if settings["ROSWEB_WORKERS"] > 1 and settings["ROSWEB_INPUTS"]:
+        raise CommandError("--input runs in the single-process server: drop --workers")
     if settings["ROSWEB_WORKERS"] > 1:
         import secrets
 

@@ -76,6 +76,14 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_AUDIT_LOG_BACKUPS": 5,
     "ROSWEB_CERT": "",
     "ROSWEB_KEY": "",
+    # -- video (the video extra)
+    "ROSWEB_INPUTS": [],
+    "ROSWEB_COMPRESSED_TOPICS": [],
+    "ROSWEB_COMPRESSED_QUALITY": 80,
+    "ROSWEB_WEBRTC_BITRATE": 1_000_000,
+    "ROSWEB_WEBRTC_MAX_SESSIONS": 16,
+    "ROSWEB_WEBRTC_TIMEOUT": 10.0,
+    "ROSWEB_WEBRTC_ICE_SERVERS": [],
 }
 
 #: where the values of dict-typed settings are tables of tables

@@ -27,6 +27,8 @@ def difference(a: Image.Image, b: Image.Image) -> float:
 def test_camera_shows_frames_that_change_as_the_robot_turns(
     page: Page, robot: Robot, server: str
 ) -> None:
+    # this test reads the MJPEG <img>; the camera's WebRTC is tested in test_ui_video.py
+    page.add_init_script("localStorage.setItem('rosweb.camera.transport', 'mjpeg')")
     goto(page, server, "watch")
     camera = page.locator("[data-camera=watch]")
     expect(camera).to_have_attribute("data-state", "live")

@@ -60,6 +60,7 @@ SAMPLES = {
     "param": "robot/max_linear_speed",
     "type_name": "std_msgs/String",
     "filename": "css/rosweb.css",
+    "sid": "no-such-session",
 }
 
 
@@ -121,6 +122,8 @@ def test_public_routes_are_only_the_login_assets_and_the_spec(secure: LiveServer
     assert REQUIREMENTS == {
         "rosweb_api.estop_engage": {"POST": "viewer"},
         "rosweb_auth.logout": {"POST": "viewer"},
+        "rosweb_webrtc.offer": {"POST": "viewer"},
+        "rosweb_webrtc.close": {"DELETE": "viewer"},
     }
     page = requests.get(secure.url + "/", headers=BROWSER, timeout=5, allow_redirects=False)
     assert page.status_code == 302

@@ -25,6 +25,7 @@ from rosweb.web.errors import ApiError, query_number
 from rosweb.web.openapi import openapi_spec
 from rosweb.web.sse import event_response
 from rosweb.web.state import get_state, request_robot
+from rosweb.web.video import video_health
 
 __all__ = ["api"]
 
@@ -110,7 +111,8 @@ def openapi() -> Response:
 @api.get("/health")
 def health() -> tuple[Response, int]:
     report = _robot().health()
-    body = {"ok": report.pop("ok"), "version": __version__, **report}
+    body = {"ok": report.pop("ok"), "version": __version__, **report,
+            "video": video_health(current_app)}  # fmt: skip
     return jsonify(body), 200 if body["ok"] else 503
 
 

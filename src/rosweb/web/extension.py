@@ -27,6 +27,8 @@ from rosweb.web.errors import register_error_handlers
 from rosweb.web.login import init_security
 from rosweb.web.state import RosWebState, get_state
 from rosweb.web.stream import stream_blueprint
+from rosweb.web.video import init_video
+from rosweb.web.webrtc import register_video_routes
 
 __all__ = ["RosWeb", "RosWebState", "get_state"]
 
@@ -75,6 +77,7 @@ class RosWeb:
         app.register_blueprint(api)
         app.register_blueprint(stream_blueprint)
         register_bridge_route(app)
+        register_video_routes(app)
         self._app = app  # for rw.robot outside any app context (threads); state stays in extensions
         if _is_reloader_watcher(app):
             log.info("reloader watcher process: the robot node starts in the serving process")
@@ -91,6 +94,11 @@ class RosWeb:
             ),
             max_waiting_reads=cfg["ROSWEB_MAX_WAITING_READS"],
         )
+        try:
+            state.closers.append(init_video(app, state).close)  # --input, WebRTC
+        except BaseException:
+            state.close()
+            raise
         app.extensions["rosweb"] = state
         atexit.register(state.close)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rosweb import __version__
+from rosweb.web.webrtc import openapi_paths as webrtc_paths
 
 __all__ = ["openapi_spec"]
 
@@ -64,6 +65,7 @@ _ERROR_TEXT = {
     413: "The body is larger than ROSWEB_MAX_BODY",
     422: "Validation error: the body does not fit the type (names the field)",
     429: "Too many requests from this client (ROSWEB_RATE_LIMIT); see Retry-After",
+    501: "Not available here: an optional extra is not installed (the message says which)",
     502: "The service handler failed",
     503: "The backend is unavailable, or this process runs no node",
     504: "The service did not answer in time",
@@ -304,6 +306,7 @@ def openapi_spec() -> dict[str, Any]:
             }
         },
     }
+    paths.update(webrtc_paths(_json, _errors))
     public = {"/api/", "/api/openapi.json"}
     for path, item in paths.items():
         for method, operation in item.items():

@@ -83,6 +83,8 @@ PUBLIC_ENDPOINTS = frozenset(
 REQUIREMENTS: dict[str, dict[str, str]] = {
     "rosweb_api.estop_engage": {"POST": "viewer"},  # anyone authenticated may stop the robot
     "rosweb_auth.logout": {"POST": "viewer"},
+    "rosweb_webrtc.offer": {"POST": "viewer"},  # watching a camera over WebRTC, as MJPEG
+    "rosweb_webrtc.close": {"DELETE": "viewer"},  # one's own session (the view checks)
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -35,6 +36,8 @@ class RosWebState:
     )
     #: bound of the REST reads waiting for a first message at once (``?timeout=``)
     max_waiting_reads: int = 8
+    #: run first on close, last added first (video: inputs, WebRTC)
+    closers: list[Callable[[], None]] = field(default_factory=list)
     _waiting: int = 0
     _closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,6 +67,8 @@ class RosWebState:
             if self._closed:
                 return
             self._closed = True
+        for close in reversed(self.closers):
+            close()
         self.robot.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 

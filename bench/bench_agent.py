@@ -218,7 +218,7 @@ def main() -> None:
     assert agent.stdout.readline().strip() == "READY"
     url = f"agent://{address}"
     remote = connect(url)
-    bench = remote.shared_state("bench")
+    bench = remote.link.proxy("bench")
     assert bench is not None
     bench.setup()
     local = Bus(url="sim://?robot=0")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import tornado.ioloop
 import tornado.websocket
@@ -24,6 +23,7 @@ from rosweb.errors import AuthError, PermissionDenied
 from rosweb.server.errors import TornadoJsonErrors, tornado_error
 from rosweb.server.offload import Serial
 from rosweb.web.bridge.open import open_session
+from rosweb.web.state import RosWebState
 
 __all__ = ["BridgeWebSocket"]
 
@@ -36,7 +36,7 @@ BUFFER_LIMIT = 1 << 20
 class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
     """One rosbridge client per connection."""
 
-    def initialize(self, state: Any, stall_timeout: float = 10.0) -> None:
+    def initialize(self, state: RosWebState, stall_timeout: float = 10.0) -> None:
         self.state = state
         self.stall_timeout = stall_timeout
         self.session: BridgeSession | None = None

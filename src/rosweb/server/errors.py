@@ -8,6 +8,7 @@ import tornado.web
 
 from rosweb.core import GuardedRobot
 from rosweb.errors import RosWebError
+from rosweb.web.state import RosWebState
 
 __all__ = ["TornadoJsonErrors", "tornado_error", "write_error_of"]
 
@@ -52,7 +53,7 @@ class TornadoJsonErrors:
         handler.finish({"error": {"code": reason.lower().replace(" ", "_"), "message": reason}})
 
 
-def viewer(handler: Any, state: Any, via: str) -> GuardedRobot:
+def viewer(handler: Any, state: RosWebState, via: str) -> GuardedRobot:
     """The robot as the caller of a native read (SSE, MJPEG) may use it: identified by the gate,
     at least a viewer. Raises AuthError or PermissionDenied."""
     principal = state.gate.identify_tornado(handler)

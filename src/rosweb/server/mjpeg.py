@@ -14,6 +14,7 @@ from rosweb.core.names import ros_name
 from rosweb.errors import RosWebError
 from rosweb.server.errors import TornadoJsonErrors, viewer, write_error_of
 from rosweb.server.offload import off_loop
+from rosweb.web.state import RosWebState
 
 __all__ = ["MjpegHandler"]
 
@@ -21,7 +22,7 @@ __all__ = ["MjpegHandler"]
 class MjpegHandler(TornadoJsonErrors, tornado.web.RequestHandler):
     """``GET /stream/<topic>.mjpg``."""
 
-    def initialize(self, state: Any, stall_timeout: float = 10.0) -> None:
+    def initialize(self, state: RosWebState, stall_timeout: float = 10.0) -> None:
         self.state = state
         self.stall_timeout = stall_timeout
         self.gone = False

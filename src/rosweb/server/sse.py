@@ -20,6 +20,7 @@ from rosweb.errors import RosWebError
 from rosweb.hub import Consumer
 from rosweb.server.errors import TornadoJsonErrors, viewer, write_error_of
 from rosweb.server.offload import off_loop
+from rosweb.web.state import RosWebState
 
 __all__ = ["BUFFER_LIMIT", "SseHandler"]
 
@@ -30,7 +31,7 @@ BUFFER_LIMIT = 1 << 20
 class SseHandler(TornadoJsonErrors, tornado.web.RequestHandler):
     """``GET /api/topics/<topic>/events``."""
 
-    def initialize(self, state: Any, stall_timeout: float = 10.0) -> None:
+    def initialize(self, state: RosWebState, stall_timeout: float = 10.0) -> None:
         self.state = state
         self.stall_timeout = stall_timeout
         self.consumer: Consumer | None = None

@@ -21,6 +21,7 @@ from rosweb.errors import ConfigError, NotFoundError
 from rosweb.graph import normalize_name
 from rosweb.web.auth import Principal
 from rosweb.web.errors import ApiError
+from rosweb.web.state import RosWebState
 
 if TYPE_CHECKING:
     from rosweb.core.video.compressed import Compressor, Subscribe
@@ -71,7 +72,7 @@ class Video:
 # -- the adapter: everything video does to the robot goes through these ----------------------
 
 
-def trusted_publish(state: Any) -> Publish:
+def trusted_publish(state: RosWebState) -> Publish:
     """The server's own publish (inputs, compressed siblings): the app's trusted robot."""
     robot = state.robot.local
 
@@ -81,7 +82,7 @@ def trusted_publish(state: Any) -> Publish:
     return publish
 
 
-def trusted_advertise(state: Any) -> Callable[[str, str], Any]:
+def trusted_advertise(state: RosWebState) -> Callable[[str, str], Any]:
     robot = state.robot.local
 
     def advertise(topic: str, type_name: str) -> Any:
@@ -90,7 +91,7 @@ def trusted_advertise(state: Any) -> Callable[[str, str], Any]:
     return advertise
 
 
-def subscribe(state: Any) -> Subscribe:
+def subscribe(state: RosWebState) -> Subscribe:
     """The server's own subscription through the hub (one per topic however many readers):
     ``on_message(type_name, msg)`` is called with the newest message, never blocking."""
     robot = state.robot.local
@@ -105,7 +106,7 @@ def subscribe(state: Any) -> Subscribe:
     return open_
 
 
-def caller_publish(state: Any, principal: Principal, remote: str, topic: str) -> Publish:
+def caller_publish(state: RosWebState, principal: Principal, remote: str, topic: str) -> Publish:
     """A caller's guarded publish to ``topic`` (operator role, allow/deny, audit), checked now
     so that a refusal comes before any WebRTC work."""
     robot = state.bind(principal, remote, "webrtc")
@@ -117,7 +118,7 @@ def caller_publish(state: Any, principal: Principal, remote: str, topic: str) ->
     return publish
 
 
-def image_type(state: Any, principal: Principal, topic: str) -> str:
+def image_type(state: RosWebState, principal: Principal, topic: str) -> str:
     """The type of an image topic the caller may see; 403, 404 or 422 otherwise."""
     name = normalize_name(topic)
     robot = state.bind(principal, "", "webrtc")
@@ -150,7 +151,7 @@ def video_health(app: Flask) -> dict[str, Any] | None:
     return video.health() if video is not None else None
 
 
-def init_video(app: Flask, state: Any) -> Video:
+def init_video(app: Flask, state: RosWebState) -> Video:
     """Start what the settings ask for (ConfigError, one line, for a source that cannot be
     opened or a missing extra); the parts close with ``video.close()``."""
     cfg = app.config

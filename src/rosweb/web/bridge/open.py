@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Any
 
 from rosweb.core import GuardedRobot
 from rosweb.core.bridge import BridgeSession
 from rosweb.errors import AuthError
+from rosweb.web.state import RosWebState
 
 __all__ = ["open_session"]
 
@@ -16,7 +16,7 @@ _numbers = itertools.count(1)
 
 
 def open_session(
-    state: Any,
+    state: RosWebState,
     *,
     wake: Callable[[], None],
     remote: str,

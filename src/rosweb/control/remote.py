@@ -7,16 +7,19 @@ the agent's connection, so the lease, the e-stop and the deadman are one for eve
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 from rosweb.control.port import CONTROL_METHODS
 from rosweb.errors import BackendUnavailable
+from rosweb.graph import normalize_name
 from rosweb.graph.remote import RpcClient
 from rosweb.messages import Message
 
 __all__ = ["RemoteControl"]
 
 OBJECT = "control"
+COMMAND_TOPICS_TTL = 5.0  # seconds the agent's list of command topics is trusted
 
 
 class RemoteControl:
@@ -27,13 +30,20 @@ class RemoteControl:
         if OBJECT not in link.objects:
             raise BackendUnavailable("the agent serves no control (is it an older rosweb agent?)")
         self._link = link
+        self._command_topics: tuple[frozenset[str], float] | None = None
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         assert method in CONTROL_METHODS
         return self._link.call(OBJECT, method, *args, **kwargs)
 
     def is_command_topic(self, topic: str) -> bool:
-        return bool(self._call("is_command_topic", topic))
+        """Asked of the agent's settings at most every few seconds, not at every message."""
+        now = time.monotonic()
+        known = self._command_topics
+        if known is None or now - known[1] > COMMAND_TOPICS_TTL:
+            topics = frozenset(self._call("info")["command_topics"])
+            known = self._command_topics = (topics, now)
+        return normalize_name(topic) in known[0]
 
     def drive(
         self,

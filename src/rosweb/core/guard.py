@@ -122,10 +122,7 @@ class GuardedRobot:
         """The type to publish ``topic`` with: its type in the graph, or ``type_name`` for a new
         topic (TypeMismatchError if both and they differ, NotFoundError if neither)."""
         name = normalize_name(topic)
-        try:
-            existing: str | None = self._graph.topic_type(name)
-        except NotFoundError:
-            existing = None
+        existing = self._parts.topic_type(name)
         asked = public_name(type_name) if type_name else None
         if asked is not None and existing is not None and asked != existing:
             raise TypeMismatchError(f"topic {name} has type {existing}, not {asked}")

@@ -15,11 +15,13 @@ from rosweb.control import ControlPort
 from rosweb.core.audit import Audit
 from rosweb.core.camera import Streams
 from rosweb.core.policy import Policy
-from rosweb.errors import EStopEngaged, RosWebError, ValidationError
+from rosweb.errors import EStopEngaged, NotFoundError, RosWebError, ValidationError
 from rosweb.graph import Graph, normalize_name
 from rosweb.hub import Hub
 
-__all__ = ["RobotParts"]
+__all__ = ["TYPE_TTL", "RobotParts"]
+
+TYPE_TTL = 2.0
 
 
 @dataclass
@@ -36,9 +38,29 @@ class RobotParts:
     motion_services: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
 
+    #: topic -> (type, when looked up): a publisher's type is asked of the backend (a master
+    #: round trip on ROS 1) at most every TYPE_TTL seconds, not at every message
+    _types: dict[str, tuple[str, float]] = field(default_factory=dict)
+
     @property
     def url(self) -> str:
         return self.graph.url
+
+    def topic_type(self, name: str) -> str | None:
+        """The type of an existing topic (cached for :data:`TYPE_TTL` s); None if none."""
+        now = time.monotonic()
+        known = self._types.get(name)
+        if known is not None and now - known[1] < TYPE_TTL:
+            return known[0]
+        try:
+            type_name = self.graph.topic_type(name)
+        except NotFoundError:
+            self._types.pop(name, None)
+            return None
+        if len(self._types) > 10_000:
+            self._types.clear()
+        self._types[name] = (type_name, now)
+        return type_name
 
     def param_meta(self) -> dict[str, dict[str, Any]]:
         """Ranges, units and descriptions of parameters: the backend's (the sim declares its

@@ -27,6 +27,7 @@ import collections
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -39,7 +40,7 @@ from rosweb.core.bridge.rosapi import ROSAPI
 from rosweb.core.bridge.services import ServiceOps
 from rosweb.core.bridge.topics import TopicOps, publish_frame
 from rosweb.core.guard import GuardedRobot
-from rosweb.errors import AuthError, RosWebError
+from rosweb.errors import AuthError, RateLimited, RosWebError
 from rosweb.graph import Handle
 from rosweb.hub import Envelope
 
@@ -84,6 +85,8 @@ class BridgeSession(TopicOps, ServiceOps):
         self._latched: set[str] = set()  # topics this client advertised with latch
         self._ids = itertools.count(1)
         self._status_level = LEVELS["error"]
+        self._refused = 0  # rate-limited ops not reported since the last status
+        self._refused_since = -1.0
         self.closed = False
 
     # -- in -------------------------------------------------------------------------------------
@@ -110,6 +113,14 @@ class BridgeSession(TopicOps, ServiceOps):
             handler(self, message)
         except OpError as err:
             self.status("error", f"{op}: {err}", mid)
+        except RateLimited as err:  # refusing costs almost nothing: one status a second
+            now = time.monotonic()
+            if now - self._refused_since < 1.0:
+                self._refused += 1
+                return
+            more = f" ({self._refused} more refused in the last second)" if self._refused else ""
+            self._refused_since, self._refused = now, 0
+            self.status("error", f"{op}: {err}{more}", mid)
         except RosWebError as err:
             self.status("error", f"{op}: {err}", mid)
         except Exception as err:  # a bug of ours: the client still gets an answer

@@ -17,7 +17,7 @@ from rosweb.core.bridge.frames import Frame, encode
 from rosweb.errors import NotFoundError, ValidationError
 from rosweb.graph import normalize_name
 from rosweb.hub import Envelope
-from rosweb.messages import TypeStore, from_json, to_ros1
+from rosweb.messages import TypeStore, to_ros1
 
 __all__ = ["TopicOps", "publish_frame"]
 
@@ -90,12 +90,13 @@ class TopicOps(SessionBase):
         else:
             type_name = handle.type
         latch = latch or topic in self._latched
-        try:
-            message = from_json(self._act().types, type_name, msg.get("msg"))
+        try:  # validated once, by the guard
+            self._act().publish(topic, msg.get("msg"), type_name, latch=latch)
         except ValidationError as err:
+            if err.field in ("type", "topic"):
+                raise
             where = f"msg.{err.field}" if err.field else "msg"
             raise OpError(f"to {topic}: field {where} {err.reason}", where) from None
-        self._act().publish(topic, message, type_name, latch=latch)
 
     def _subscribe(self, msg: dict[str, Any]) -> None:
         topic = normalize_name(required(msg, "topic"))

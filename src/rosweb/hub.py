@@ -23,6 +23,7 @@ from typing import Any
 from rosweb.errors import RosWebError, TypeMismatchError
 from rosweb.graph import Graph, Handle, normalize_name
 from rosweb.messages import Message, to_json
+from rosweb.stats import TopicStats
 
 __all__ = ["Consumer", "Envelope", "Hub"]
 
@@ -186,6 +187,7 @@ class Hub:
         self.cache_ttl = cache_ttl
         self.cache_topics = tuple(cache_topics)
         self.scan_interval = scan_interval
+        self.stats = TopicStats(graph.types)  # rates and bandwidth per topic (rosweb.stats)
         self._feeds: dict[str, _Feed] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -272,6 +274,7 @@ class Hub:
         return feed
 
     def _dispatch(self, topic: str, feed: _Feed, msg: Message) -> None:
+        self.stats.record(topic, feed.type, msg)
         envelope = Envelope(topic, feed.type, msg)
         with feed.arrived:
             feed.latest = envelope

@@ -18,10 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import tornado.httpserver
+import tornado.httputil
 import tornado.netutil
 import tornado.web
 import tornado.wsgi
 from flask import Flask
+from tornado.log import access_log
 
 from rosweb.errors import ConfigError
 
@@ -40,6 +42,31 @@ class _Fallback(tornado.web.FallbackHandler):
     route with the one JSON error and an ``Allow`` header, not Tornado's HTML 405."""
 
     SUPPORTED_METHODS = _EveryMethod()
+
+
+def _access_level(status: int) -> int:
+    """Access lines at DEBUG (``rosweb run --log-level debug`` shows them): a page polling the API
+    every second would fill the log at INFO. Server errors stay visible."""
+    return logging.ERROR if status >= 500 else logging.DEBUG
+
+
+def _access_log(handler: tornado.web.RequestHandler) -> None:
+    """The native handlers' access line (WebSocket, SSE, MJPEG)."""
+    status = handler.get_status()
+    millis = 1000.0 * handler.request.request_time()
+    access_log.log(_access_level(status), "%d %s %.2fms", status, handler._request_summary(),
+                   millis)  # fmt: skip
+
+
+class _QuietWSGIContainer(tornado.wsgi.WSGIContainer):
+    """The WSGI container, its access lines at :func:`_access_level`."""
+
+    def _log(self, status_code: int, request: tornado.httputil.HTTPServerRequest) -> None:
+        level = _access_level(status_code)
+        if access_log.isEnabledFor(level):
+            millis = 1000.0 * request.request_time()
+            access_log.log(level, "%d %s %s (%s) %.2fms", status_code, request.method,
+                           request.uri, request.remote_ip, millis)  # fmt: skip
 
 
 class Server:
@@ -121,9 +148,9 @@ class Server:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rosweb-wsgi")
-        wsgi = tornado.wsgi.WSGIContainer(self.app, executor=executor)
+        wsgi = _QuietWSGIContainer(self.app, executor=executor)
         application = tornado.web.Application(
-            [*self.handlers, (r".*", _Fallback, {"fallback": wsgi})]
+            [*self.handlers, (r".*", _Fallback, {"fallback": wsgi})], log_function=_access_log
         )
         servers = [tornado.httpserver.HTTPServer(application, xheaders=False, ssl_options=self.ssl)]
         try:
@@ -132,7 +159,8 @@ class Server:
             self.port = sockets[0].getsockname()[1]
             for port, handlers in self.extra_ports.items():
                 extra = tornado.httpserver.HTTPServer(
-                    tornado.web.Application(handlers), ssl_options=self.ssl
+                    tornado.web.Application(handlers, log_function=_access_log),
+                    ssl_options=self.ssl,
                 )
                 extra.add_sockets(self._listen(port))
                 servers.append(extra)

@@ -137,6 +137,7 @@ class Teleop:
             try:
                 self.graph.publish(self.topic, TWIST, self._zero)
                 self.deadman_stops += 1
+                log.info("deadman: no command on %s for %g s: stopped", self.topic, self.timeout)
             except Exception:
                 log.exception("deadman could not publish a stop on %s", self.topic)
 

@@ -120,10 +120,12 @@ class RosWeb:
         )
         gate = init_security(app, app.config, audit)
         from rosweb.web.api import api
+        from rosweb.web.api_stats import register_insight
         from rosweb.web.bridge.transport_flask import register_bridge_route
         from rosweb.web.stream import stream_blueprint
 
         app.register_blueprint(api)
+        register_insight(app)
         app.register_blueprint(stream_blueprint)
         register_bridge_route(app)
         if _is_reloader_watcher(app):

@@ -39,7 +39,14 @@ from rosweb.errors import (
     ServiceTimeout,
     TypeMismatchError,
 )
-from rosweb.graph.base import Callback, Graph, Handle, ServiceHandler, normalize_name
+from rosweb.graph.base import (
+    Callback,
+    Connections,
+    Graph,
+    Handle,
+    ServiceHandler,
+    normalize_name,
+)
 from rosweb.graph.ros1.convert import message_class, service_class, to_native, to_rospy
 from rosweb.graph.ros1.node import import_rospy, start_node
 from rosweb.messages import Message, TypeStore, from_json
@@ -412,6 +419,14 @@ class Ros1Graph(Graph):
     def nodes(self) -> list[str]:
         state = self._master.call("getSystemState")
         return sorted({node for kind in state for _, nodes in kind for node in nodes})
+
+    def connections(self) -> Connections:
+        publishers, subscribers, services = self._master.call("getSystemState")
+
+        def table(rows: list[list[Any]]) -> dict[str, list[str]]:
+            return {name: sorted(nodes) for name, nodes in sorted(rows)}
+
+        return Connections(table(publishers), table(subscribers), table(services))
 
     def health(self) -> dict[str, Any]:
         return {

@@ -1,7 +1,7 @@
 // The camera: an <img> on rosweb's MJPEG stream (GET /stream/<topic>.mjpg), streaming only while
-// it is on screen, retrying when the stream fails.
+// it is on screen, retrying when the stream fails. Its frame rate comes from the server's count
+// (rates.js), never from a subscription to the raw images.
 
-import { RateMeter, measure } from "./rates.js";
 import { config, fmt } from "./util.js";
 
 const BLANK = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
@@ -16,7 +16,7 @@ export function streamUrl(topic, width = config.camera_width) {
 export class CameraView {
   /**
    * @param {HTMLElement} root  the element of the camera macro ([data-camera])
-   * @param {import("./rosweb.js").Ros} ros  for the frame rate
+   * @param {import("./rosweb.js").Ros} ros  to reopen the stream after a reconnection
    * @param {HTMLElement} [rateEl]  where to write the frame rate
    */
   constructor(root, ros, rateEl) {
@@ -31,10 +31,8 @@ export class CameraView {
     this.type = null;
     this.known = false; // whether the topic list came
     this.visible = false;
-    this.meter = new RateMeter();
     this._streaming = false;
     this._retry = null;
-    this._offRate = null;
     this.img.addEventListener("load", () => {
       if (!this._streaming) return;
       this.root.dataset.state = "live";
@@ -95,21 +93,16 @@ export class CameraView {
     this._setMessage(`connecting to ${this.topic}`, "connecting");
     this._streaming = true;
     this.img.src = streamUrl(this.topic);
-    this._offRate?.();
-    this.meter.reset();
-    this._offRate = measure(this.ros, this.topic, this.type, this.meter);
   }
 
-  /** Write the frame rate (called once a second). */
-  renderRate() {
-    const hz = this.visible ? this.meter.hz : 0;
+  /** Write the frame rate `hz` as the server counts it (called once a second). */
+  renderRate(hz) {
+    hz = this.visible ? hz : 0;
     if (this.rateEl) this.rateEl.textContent = hz ? `${fmt(hz, 1)} fps` : "–";
   }
 
   _stop() {
     clearTimeout(this._retry);
-    this._offRate?.();
-    this._offRate = null;
     this._streaming = false;
     this.img.src = BLANK; // closes the stream's connection
     this.root.dataset.state = "stopped";

@@ -74,6 +74,7 @@ export class LogPanel {
       for (const e of events) {
         this._add({ time: e.time, level: EVENT_LEVELS[e.level] || "info", node: "rosweb", msg: e.msg, source: "rosweb" });
       }
+      if (events.length) this.render();
       this.root.dataset.polled = "true";
     } catch {
       /* offline: the connection badge says so */

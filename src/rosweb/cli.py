@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from rosweb import __version__, config
+from rosweb.client.cli import HelpGroup
 from rosweb.client.cli import register as register_client_commands
 from rosweb.errors import RosWebError
 
@@ -23,7 +24,7 @@ class CommandError(RosWebError):
     """A command failed for a reason the user can act on."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="rosweb")
 def cli() -> None:
     """Put a robot on the web: serve it (run) or talk to a running server."""

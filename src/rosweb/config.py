@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_BRIDGE_QUEUE_LENGTH": 10,
     "ROSWEB_WS_STALL_TIMEOUT": 10.0,
     "ROSWEB_PARAM_META": {},
+    "ROSWEB_GOAL_TOPIC": "/move_base_simple/goal",
+    "ROSWEB_EVENT_LOG_SIZE": 500,
     # -- safety and security
     "ROSWEB_COMMAND_TOPICS": [],
     "ROSWEB_CONTROL_TTL": 30.0,

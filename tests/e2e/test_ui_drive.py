@@ -225,9 +225,10 @@ def test_estop_stops_and_refuses_motion_until_cleared(
     assert_refused(robot, samples=3)
     page.keyboard.up("ArrowUp")
 
-    # clearing it is explicit; then driving works again
+    # clearing it is explicit; then driving works again (keys drive on the Drive tab)
     page.locator("#estop-clear").click()
     expect(page.locator("#estop-banner")).to_be_hidden()
+    goto(page, server, "drive")
     x1 = robot.x()
     page.keyboard.down("ArrowUp")
     wait_for(lambda: robot.x() > x1 + FAR, timeout=SLOW)

@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from helpers import wait_for
 
-TABS = ["drive", "watch", "topics", "services", "params"]
+TABS = ["drive", "watch", "topics", "plot", "log", "diagnostics", "graph", "services", "params"]
 
 
 def drive_an_arc(page: Page, robot: Robot) -> None:
@@ -42,10 +42,19 @@ def prepare(page: Page, robot: Robot, tab: str) -> None:
         page.locator('#topics-list [data-topic="/odom"]').click()
         page.locator("#plot-field").select_option("pose.pose.position.x")
         page.locator("#plot-add").click()
+        page.locator('#topic-message summary:has-text("pose")').first.click()
+        for name in ("/odom", "/scan", "/battery", "/tf", "/diagnostics"):
+            badge = page.locator(f'#topics-list [data-rate-of="{name}"]')
+            expect(badge).to_contain_text("Hz", timeout=15_000)
+    elif tab == "plot":
         wait_for(lambda: int(page.locator("#plot").get_attribute("data-points") or 0) > 30)
-        for badge in page.locator("#topics-list [data-rate-of]").all():
-            if badge.get_attribute("data-rate-of") != "/cmd_vel":  # only published when driven
-                expect(badge).to_contain_text("Hz", timeout=15_000)
+    elif tab == "log":
+        robot.send("POST", "services/reset", {})
+        expect(page.locator("#log-rows tr").first).to_be_visible()
+    elif tab == "diagnostics":
+        expect(page.locator("#diag-rows tr[data-component]")).to_have_count(4)
+    elif tab == "graph":
+        expect(page.locator("#graph-view svg .graph-edge").first).to_be_attached()
     elif tab == "services":
         page.locator('#services-list [data-service="/robot/headlights"]').click()
         page.locator("#service-call").click()

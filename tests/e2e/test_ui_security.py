@@ -311,3 +311,40 @@ def test_user_and_lease_fit_a_phone(people: People, auth_robot: Robot) -> None:
     page.locator("#lease-acquire").click()
     expect(page.locator("#lease-text")).to_have_text("You are driving")
     page.screenshot(path=ARTIFACTS / "drive-lease-390x844.png")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "laptop"])
+def test_every_control_a_viewer_cannot_use_is_disabled_with_the_reason(
+    people: People, auth_robot: Robot, viewport: dict[str, int]
+) -> None:
+    carol = people.open("carol", viewport=viewport)
+    size = f"{viewport['width']}x{viewport['height']}"
+    expect(carol.locator("#lease-acquire")).to_have_attribute(
+        "title", re.compile("needs role operator")
+    )
+    for tab in ("drive", "watch"):
+        carol.goto(f"{people.server}/#{tab}")
+        goal = carol.locator(f".card:has([data-map={tab}]) [data-map-goal]")
+        expect(goal).to_be_disabled()
+        expect(goal).to_have_attribute(
+            "title", "sending a goal needs role operator (you are viewer)"
+        )
+    carol.goto(f"{people.server}/#params")
+    expect(carol.locator("#params-readonly")).to_contain_text("viewer")
+    for el in carol.locator("#params-body .param-input").all():
+        expect(el).to_be_disabled()
+        expect(el).to_have_attribute("title", re.compile("changing parameters needs role operator"))
+    expect(carol.locator("#param-robot-max_linear_speed")).to_have_value("1")  # still read
+    carol.screenshot(path=ARTIFACTS / f"viewer-params-{size}.png", full_page=True)
+    carol.goto(f"{people.server}/#services/reset")
+    expect(carol.locator("#service-call")).to_be_disabled()
+    expect(carol.locator("#service-hint")).to_have_text(
+        "calling services needs role operator (you are viewer)"
+    )
+    carol.goto(f"{people.server}/#topics/cmd_vel")
+    carol.locator("#publish-section summary").click()
+    expect(carol.locator("#publish-submit")).to_be_disabled()
+    expect(carol.locator("#publish-hint")).to_contain_text("publishing needs role operator")
+    carol.screenshot(path=ARTIFACTS / f"viewer-topics-{size}.png", full_page=True)
+    carol.goto(f"{people.server}/#drive")
+    expect(carol.locator("#estop-clear")).to_be_hidden()  # no e-stop: no banner

@@ -254,3 +254,57 @@ def test_teleop_needs_a_terminal(live_server: LiveServer) -> None:
     )
     assert result.returncode == 2
     assert "run it in a terminal" in result.stderr
+
+
+def test_pub_to_an_unknown_topic_says_to_give_its_type(live_server: LiveServer) -> None:
+    result = rosweb("pub", "/brand_new", "data: 1", "--url", live_server.url)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "rosweb: error: no topic /brand_new: give its type to create it "
+        "(rosweb pub /brand_new TYPE MSG)\n"
+    )
+
+
+def test_param_delete_leaves_no_empty_namespace(live_server: LiveServer) -> None:
+    url = live_server.url
+    assert rosweb("param", "set", "/my/gain", "0.5", "--url", url).returncode == 0
+    assert rosweb("param", "delete", "/my/gain", "--url", url).returncode == 0
+    names = rosweb("param", "list", "--url", url).stdout.split()
+    assert "/my" not in names
+    assert "/robot/scan_rate" in names
+
+
+def test_help_shows_whole_descriptions() -> None:
+    env = {**os.environ, "COLUMNS": "80"}
+    result = subprocess.run([ROSWEB, "--help"], capture_output=True, text=True, env=env,
+                            timeout=30)  # fmt: skip
+    commands = result.stdout.split("Commands:")[1]
+    assert "..." not in commands
+    assert "new topic." in commands  # the end of pub's line, which click cut off
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_run_logs_requests_only_at_debug(level: str) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROSWEB_")}
+    proc = subprocess.Popen(
+        [ROSWEB, "run", "--port", str(port), "--log-level", level],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _up(url), timeout=30, interval=0.2)
+        for _ in range(5):
+            requests.get(url + "/api/control", timeout=5)
+    finally:
+        proc.send_signal(2)
+        out, _ = proc.communicate(timeout=20)
+    access = [line for line in out.splitlines() if "GET /api/control" in line]
+    assert len(access) == (5 if level == "debug" else 0), out
+
+
+def _up(url: str) -> bool:
+    try:
+        return requests.get(url + "/api/", timeout=1).ok
+    except requests.ConnectionError:
+        return False

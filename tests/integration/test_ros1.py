@@ -13,6 +13,7 @@ import time
 import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -170,6 +171,30 @@ def test_calling_a_peer_service(ros1_server: LiveServer, peer: None) -> None:
     assert_error(post(ros1_server, "/api/services/peer/broken", {}), 502, "service_failed")
     assert_error(post(ros1_server, "/api/services/peer/set_flag", {"data": 1}), 422, field="data")
     assert_error(post(ros1_server, "/api/services/nobody/home", {}), 404, "not_found")
+
+
+def test_graph_view_names_the_nodes_behind_topics_and_services(
+    ros1_server: LiveServer, peer: None
+) -> None:
+    def graph() -> dict[str, Any]:
+        body: dict[str, Any] = get(ros1_server, "/api/graph").json()
+        return body
+
+    wait_for(lambda: "/peer_counter" in {t["name"] for t in graph()["topics"]})
+    body = graph()
+    assert body["available"] is True
+    assert {"/peer", "/rosweb"} <= set(body["nodes"])
+    topics = {t["name"]: t for t in body["topics"]}
+    assert topics["/peer_counter"]["publishers"] == ["/peer"]
+    services = {s["name"]: s for s in body["services"]}
+    assert services["/peer/set_flag"]["providers"] == ["/peer"]
+    get(ros1_server, "/api/topics/peer_counter")  # rosweb subscribes: it shows as a subscriber
+    wait_for(lambda: "/rosweb" in {t["name"]: t for t in graph()["topics"]}["/peer_counter"][
+        "subscribers"])  # fmt: skip
+    stats = {t["name"]: t for t in get(ros1_server, "/api/stats/topics").json()["topics"]}
+    wait_for(lambda: get(ros1_server, "/api/stats/topics?topic=/peer_counter").json()["topics"][
+        0]["rate"] > 5)  # fmt: skip  # the peer publishes at 10 Hz
+    assert stats["/peer_counter"]["type"] == "std_msgs/Int32"
 
 
 def test_params_are_the_parameter_server(ros1_server: LiveServer, ros_master: RosMaster) -> None:

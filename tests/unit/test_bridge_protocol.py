@@ -824,6 +824,7 @@ ROSAPI_CALLS: dict[str, tuple[dict[str, Any], set[str]]] = {
     "/rosapi/delete_param": ({"name": "/robot/speed"}, {"successful", "reason"}),
     "/rosapi/get_param_names": ({}, {"names"}),
     "/rosapi/get_time": ({}, {"time"}),
+    "/rosapi/topic_stats": ({}, {"topics", "types", "rates", "bandwidths", "counts"}),
 }
 
 
@@ -869,6 +870,25 @@ def test_rosapi_topics(client: Client, bus: Bus) -> None:
     assert rosapi(client, "topic_type", {"topic": "/nothing"}) == {"type": ""}
     assert rosapi(client, "topics_for_type", {"type": STRING}) == {"topics": ["/chatter"]}
     assert rosapi(client, "topics_for_type", {"type": INT32}) == {"topics": []}
+
+
+def test_rosapi_topic_stats_counts_what_the_hub_receives(client: Client, bus: Bus) -> None:
+    client.send({"op": "subscribe", "id": "s", "topic": "/chatter", "type": STRING})
+    client.send({"op": "advertise", "topic": "/quiet", "type": STRING})
+    for _i in range(20):
+        bus.publish("/chatter", STRING, {"data": "x" * 10})
+        time.sleep(0.01)
+    values = rosapi(client, "topic_stats", {"topics": ["/chatter", "/quiet"]})
+    rows = {name: i for i, name in enumerate(values["topics"])}
+    chatter = rows["/chatter"]
+    assert values["counts"][chatter] == 20
+    assert 20 < values["rates"][chatter] < 200  # about 100 Hz, on a busy machine
+    # each std_msgs/String of 10 characters is 14 bytes in ROS 1's serialization
+    assert values["bandwidths"][chatter] == pytest.approx(14 * values["rates"][chatter], rel=0.01)
+    assert values["rates"][rows["/quiet"]] == -1.0  # nobody receives it: no figure
+    status = call(client, "/rosapi/topic_stats", {"topics": "/chatter"})
+    assert status["result"] is False
+    assert "topics" in str(status["values"])
 
 
 def test_rosapi_services(client: Client, toggle: str) -> None:

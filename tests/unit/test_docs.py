@@ -55,3 +55,62 @@ def test_every_rest_route_is_in_the_readme_table(app: Flask) -> None:
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             pattern = re.escape(f"`{method} {path}").replace("<", r"<[^>]+>")
             assert re.search(pattern, README), f"{method} {rule.rule}"
+
+
+# -- figures and facts the README states about the code -------------------------------------------
+
+
+def test_the_deadman_figure_is_the_default_timeout() -> None:
+    timeout = config.DEFAULTS["ROSWEB_TELEOP_TIMEOUT"]
+    text = README.replace("\n", " ")
+    figures = re.findall(r"deadman (?:stops|publishes)[^.]*?(\d+(?:\.\d+)?) s\b", text)
+    figures += re.findall(r"lasts (\d+(?:\.\d+)?) s\b[^.]*?unless repeated", text)
+    assert figures, "README states no deadman figure"
+    assert {float(f) for f in figures} == {timeout}, figures
+
+
+def test_the_sim_topics_and_services_are_named_with_their_types() -> None:
+    from rosweb.graph.sim import SimGraph
+
+    with SimGraph() as sim:
+        topics = sim.topics()
+        services = sim.services()
+    for name in topics:
+        assert f"`{name}`" in README, name
+    for name, type_name in services.items():
+        assert f"`{name}` ({type_name})" in README, name
+        for claimed in re.findall(rf'call\("{re.escape(name)}"\)[^\n]*?#[^\n]*?(\w+/\w+)', README):
+            assert claimed == type_name, f"README says {name} is {claimed}, it is {type_name}"
+
+
+def test_the_estop_is_described_as_the_servers_latch() -> None:
+    paragraph = README.split("- **E-STOP**", 1)[1].split("\n- ", 1)[0]
+    assert "POST /api/estop" in paragraph
+    assert "client-side" not in paragraph
+
+
+def test_rosapi_services_of_rosweb_and_client_env_vars_are_documented() -> None:
+    from rosweb.core.bridge.rosapi import ROSAPI
+
+    own = {"/rosapi/topic_stats"}  # not in rosapi: rosweb's own
+    assert own <= set(ROSAPI)
+    for name in own:
+        assert f"`{name}`" in README, name
+    for _path, command in _commands(cli, "rosweb"):
+        for param in command.params:
+            envvar = getattr(param, "envvar", None)
+            if isinstance(envvar, str):
+                assert f"`{envvar}`" in README, envvar
+
+
+def test_every_default_in_the_settings_table_is_the_codes() -> None:
+    rows = re.findall(r"^\| `(ROSWEB_\w+)` \| `([^`]*)` \|", README, re.MULTILINE)
+    assert len(rows) >= len(config.DEFAULTS) - 1  # ROSWEB_CONFIG names the file, not a key
+    for key, shown in rows:
+        default = config.DEFAULTS[key]
+        if isinstance(default, bool):
+            assert shown == str(default).lower(), key
+        elif isinstance(default, int | float):
+            assert float(shown) == default, key
+        elif isinstance(default, str):
+            assert shown.strip('"') == default, key

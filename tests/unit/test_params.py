@@ -65,3 +65,15 @@ def test_a_validated_param_cannot_become_a_namespace() -> None:
             tree.set(name, value)
         assert err.value.field == "/robot/rate"
     assert tree.get("/robot/rate") == 10.0
+
+
+def test_deleting_the_last_param_of_a_namespace_removes_the_namespace() -> None:
+    tree = ParamTree({"/my/gain": 1, "/my/deep/er": 2, "/keep/a": 1, "/keep/b": 2})
+    tree.delete("/my/deep/er")
+    assert tree.names() == ["/keep/a", "/keep/b", "/my/gain"]
+    tree.delete("/my/gain")
+    assert tree.names() == ["/keep/a", "/keep/b"]
+    with pytest.raises(NotFoundError):
+        tree.get("/my")
+    tree.delete("/keep/a")
+    assert tree.get("/keep") == {"b": 2}

@@ -43,12 +43,18 @@ class AsyncClient:
         decode: bool = True,
         reconnect: bool = True,
         bridge_path: str = "/ws",
+        verify: core.Verify = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
-        self._streams = Streams(core.ws_url(self.url, token, bridge_path), reconnect=reconnect)
+        context = core.ssl_context(verify)
+        self._http = httpx.AsyncClient(
+            base_url=self.url, headers=headers, timeout=timeout, verify=context
+        )
+        self._streams = Streams(
+            core.ws_url(self.url, token, bridge_path), reconnect=reconnect, ssl=context
+        )
         self._decoder = Decoder(decode)
         self.params = AsyncParams(self)
 

@@ -20,15 +20,47 @@ import click
 if TYPE_CHECKING:
     from rosweb.client import Client
 
-__all__ = ["COMMANDS", "register"]
+__all__ = ["COMMANDS", "HelpGroup", "register"]
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class HelpGroup(click.Group):
+    """A group whose command list shows each command's whole first line, wrapped, never cut
+    off with "..." (click's default cuts it to fit one line). Its subgroups are ones too."""
+
+    group_class = type
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            text = command.short_help or (command.help or "").strip().split("\n\n")[0]
+            rows.append((name, " ".join(text.split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _remember_cacert(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    ctx.meta["rosweb.cacert"] = value
+
+
 def _connection(func: F) -> F:
-    """The options every client command has: ``--url`` and ``--token``."""
+    """The options every client command has: ``--url``, ``--token`` and ``--cacert``."""
+    func = click.option(
+        "--cacert",
+        envvar="ROSWEB_CACERT",
+        type=click.Path(exists=True),
+        expose_value=False,
+        callback=_remember_cacert,
+        help="CA certificate (PEM) to trust for https:// (a self-signed server's own "
+        "certificate works); default $ROSWEB_CACERT.",
+    )(func)
     func = click.option(
         "--token",
         envvar="ROSWEB_TOKEN",
@@ -48,7 +80,8 @@ def _connection(func: F) -> F:
 def _client(url: str, token: str | None, *, decode: bool = True) -> Client:
     from rosweb.client import Client
 
-    return Client(url, token=token, decode=decode)
+    cacert = click.get_current_context().meta.get("rosweb.cacert")
+    return Client(url, token=token, decode=decode, verify=cacert or True)
 
 
 def _parse_value(text: str, what: str) -> Any:
@@ -160,20 +193,34 @@ def pub(
         raise click.UsageError("--rate and --once exclude each other")
     type_name = args[0] if len(args) == 2 else None
     msg = _parse_value(args[-1], "MSG")
-    with _client(url, token) as robot:
-        robot.publish(topic, msg, type_name, latch=latch)
-        if rate is None:
-            return
-        click.echo(f"publishing to {topic} at {rate:g} Hz (Ctrl-C to stop)", err=True)
-        period = 1.0 / rate
-        next_at = time.monotonic() + period
-        try:
+    try:
+        with _client(url, token) as robot:
+            _publish(robot, topic, msg, type_name, latch)
+            if rate is None:
+                return
+            click.echo(f"publishing to {topic} at {rate:g} Hz (Ctrl-C to stop)", err=True)
+            period = 1.0 / rate
+            next_at = time.monotonic() + period
             while True:
                 time.sleep(max(next_at - time.monotonic(), 0.0))
                 next_at += period
                 robot.publish(topic, msg, type_name, latch=latch)
-        except KeyboardInterrupt:
-            return
+    except KeyboardInterrupt:  # Ctrl-C is how --rate ends: quietly, whenever it comes
+        return
+
+
+def _publish(robot: Client, topic: str, msg: Any, type_name: str | None, latch: bool) -> None:
+    """The first publication: a topic unknown without TYPE says how to give it."""
+    from rosweb.errors import NotFoundError
+
+    try:
+        robot.publish(topic, msg, type_name, latch=latch)
+    except NotFoundError as err:
+        if type_name is not None:
+            raise
+        name = "/" + topic.lstrip("/")
+        hint = f"no topic {name}: give its type to create it (rosweb pub {name} TYPE MSG)"
+        raise NotFoundError("topic", name, hint) from err
 
 
 @click.command()
@@ -195,7 +242,7 @@ def call(
 # -- params ---------------------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def param() -> None:
     """List, get, set and delete parameters, as `rosparam`."""
 

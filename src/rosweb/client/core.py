@@ -10,6 +10,8 @@ sends are built here too.
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ __all__ = [
     "answer",
     "error_from",
     "normalize",
+    "ssl_context",
     "subscribe_op",
     "unsubscribe_op",
     "ws_url",
@@ -213,6 +216,30 @@ def error_from(request: Request, status: int, body: Any, headers: Mapping[str, s
 
 
 # -- rosbridge ------------------------------------------------------------------------------------
+
+
+Verify = bool | str | ssl.SSLContext
+
+
+def ssl_context(verify: Verify) -> ssl.SSLContext:
+    """The TLS context of ``verify``: True checks the server against the system's certificate
+    authorities, a path (a PEM file, or a directory of them) against those certificates (a
+    self-signed server certificate itself works), False checks nothing."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if verify is True:
+        return ssl.create_default_context()
+    try:
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as err:
+        raise ClientConnectionError(f"cannot load the CA certificate {verify}: {err}") from err
 
 
 def ws_url(base: str, token: str | None, path: str = "/ws") -> str:

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from ssl import SSLContext
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -153,8 +154,16 @@ class Stream:
 class Streams:
     """Every subscription of one client over one WebSocket that reconnects."""
 
-    def __init__(self, url: str, *, reconnect: bool = True, max_delay: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        reconnect: bool = True,
+        max_delay: float = 5.0,
+        ssl: SSLContext | None = None,
+    ) -> None:
         self.url = url
+        self.ssl = ssl if url.startswith("wss:") else None  # a ws:// URL takes none
         self.reconnect = reconnect
         self.max_delay = max_delay
         self.connections = 0  # successful connections so far: reconnects are this minus one
@@ -197,7 +206,9 @@ class Streams:
         delays = backoff(limit=self.max_delay)
         while self._streams:
             try:
-                async with connect(self.url, max_size=MAX_FRAME, open_timeout=10) as ws:
+                async with connect(
+                    self.url, max_size=MAX_FRAME, open_timeout=10, ssl=self.ssl
+                ) as ws:
                     self.connections += 1
                     if self.connections > 1:
                         log.info("rosweb client: reconnected to %s", self.url.split("?")[0])

@@ -72,12 +72,16 @@ class Client:
         decode: bool = True,
         reconnect: bool = True,
         bridge_path: str = "/ws",
+        verify: core.Verify = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.reconnect = reconnect
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self._ssl = core.ssl_context(verify)
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, verify=self._ssl
+        )
         self._ws_url = core.ws_url(self.url, token, bridge_path)
         self._decoder = Decoder(decode)
         self._loop: _LoopThread | None = None
@@ -193,7 +197,7 @@ class Client:
         with self._lock:
             if self._loop is None or self._streams is None:
                 self._loop = _LoopThread()
-                self._streams = Streams(self._ws_url, reconnect=self.reconnect)
+                self._streams = Streams(self._ws_url, reconnect=self.reconnect, ssl=self._ssl)
             return self._streams, self._loop
 
     def _unsubscribe(self, stream: Stream) -> None:

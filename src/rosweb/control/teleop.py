@@ -146,6 +146,8 @@ class Teleop:
                     self.graph.publish(self.topic, TWIST, self._zero)
                     self._deadline = None
                     self.deadman_stops += 1
+                    log.info("deadman: no command on %s for %g s: stopped", self.topic,
+                             self.timeout)  # fmt: skip
                 except Exception:
                     log.exception("deadman could not publish a stop on %s: retrying", self.topic)
                     self._deadline = time.monotonic() + min(self.timeout, 0.1)

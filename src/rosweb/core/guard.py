@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rosweb.control import TWIST
+from rosweb.core import insight
 from rosweb.core.parts import RobotParts
 from rosweb.core.policy import Caller
 from rosweb.core.subscription import Subscription
@@ -115,6 +116,14 @@ class GuardedRobot:
         report = self._parts.health()
         report["feeds"] = {t: f for t, f in report["feeds"].items() if self.visible("topic", t)}
         return report
+
+    def topic_stats(self, names: list[str] | None = None) -> dict[str, Any]:
+        """Rate (Hz) and bandwidth (B/s) per visible topic, as the server counts them."""
+        return insight.topic_stats(self._hub, self.topics(), self.visible, names)
+
+    def topic_graph(self) -> dict[str, Any]:
+        """Nodes, and who publishes, subscribes and provides each visible name."""
+        return insight.topic_graph(self._graph, self.nodes(), self.topics(), self.services())
 
     # -- topics ---------------------------------------------------------------------------------
 

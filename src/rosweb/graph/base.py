@@ -14,13 +14,14 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
 from rosweb.errors import NotFoundError
 from rosweb.messages import Message, TypeStore
 
-__all__ = ["Callback", "Graph", "Handle", "ServiceHandler", "normalize_name"]
+__all__ = ["Callback", "Connections", "Graph", "Handle", "ServiceHandler", "normalize_name"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,15 @@ class Handle:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<{type(self).__name__} {self.name} [{self.type}] {state}>"
+
+
+@dataclass
+class Connections:
+    """Who publishes, subscribes and provides what: name -> sorted node names."""
+
+    publishers: dict[str, list[str]] = field(default_factory=dict)
+    subscribers: dict[str, list[str]] = field(default_factory=dict)
+    providers: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Graph(ABC):
@@ -150,6 +160,11 @@ class Graph(ABC):
         if not type_name:
             raise NotFoundError("service", normalize_name(name))
         return type_name
+
+    def connections(self) -> Connections | None:
+        """The nodes behind each topic and service (the graph view), or None when this
+        middleware cannot tell."""
+        return None
 
     def costly_self_subscriptions(self) -> set[str]:
         """Topics this graph publishes itself where subscribing to its own messages would cost

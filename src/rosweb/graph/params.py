@@ -92,6 +92,13 @@ class ParamTree:
             if not parts or not isinstance(node, dict) or parts[-1] not in node:
                 raise NotFoundError("param", join_name(parts))
             del node[parts[-1]]
+            for end in range(len(parts) - 1, 0, -1):  # namespaces it leaves empty go too
+                parent: Any = self._root
+                for part in parts[: end - 1]:
+                    parent = parent[part]
+                if parent[parts[end - 1]]:
+                    break
+                del parent[parts[end - 1]]
 
     def names(self) -> list[str]:
         """Every leaf parameter name, sorted (as ``rosparam list``)."""

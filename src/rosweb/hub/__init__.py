@@ -21,6 +21,7 @@ from typing import Any
 from rosweb.errors import RosWebError, TypeMismatchError
 from rosweb.graph import Graph, Handle, normalize_name
 from rosweb.hub.queues import Consumer, Envelope
+from rosweb.hub.stats import TopicStats
 from rosweb.messages import Message
 
 __all__ = ["Consumer", "Envelope", "Hub"]
@@ -73,6 +74,7 @@ class Hub:
         self.cache_ttl = cache_ttl
         self.cache_topics = tuple(cache_topics)
         self.scan_interval = scan_interval
+        self.stats = TopicStats(graph.types)  # rates and bandwidth per topic (rosweb.hub.stats)
         self._feeds: dict[str, _Feed] = {}
         #: topics being subscribed right now (the backend may block: a master, an agent, a
         #: router): waiters for the same topic wait on its event, nobody else waits at all
@@ -208,6 +210,7 @@ class Hub:
             handle.close()
 
     def _dispatch(self, topic: str, feed: _Feed, msg: Message) -> None:
+        self.stats.record(topic, feed.type, msg)
         envelope = Envelope(topic, feed.type, msg)
         with feed.arrived:
             feed.latest = envelope

@@ -36,6 +36,9 @@ _SECTION = re.compile(r"^={80}\nMSG: (\S+)\n", re.MULTILINE)
 _TIME_TYPES = {"builtin_interfaces/msg/Time": "time", "builtin_interfaces/msg/Duration": "duration"}
 _PLACEHOLDER = "structure_needs_at_least_one_member"
 
+#: message types the ROS 1 Noetic set of rosbags lacks, that the UI reads (TF)
+_EXTRA_MSGS = {"tf2_msgs/TFMessage": "geometry_msgs/TransformStamped[] transforms\n"}
+
 _STD_SRVS = {
     "std_srvs/Empty": "---\n",
     "std_srvs/Trigger": "---\nbool success\nstring message\n",
@@ -111,6 +114,8 @@ class TypeStore:
         self._lock = threading.Lock()
         for name, text in _STD_SRVS.items():
             self.register_srv(name, text)
+        for name, text in _EXTRA_MSGS.items():
+            self.register_msg(name, text)
 
     # -- registration -------------------------------------------------------------------------
 

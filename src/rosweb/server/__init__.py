@@ -22,10 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import tornado.httpserver
+import tornado.httputil
 import tornado.netutil
 import tornado.web
 import tornado.wsgi
 from flask import Flask
+from tornado.log import access_log
 
 from rosweb.errors import ConfigError
 from rosweb.web.state import BUFFERED
@@ -33,7 +35,6 @@ from rosweb.web.state import BUFFERED
 __all__ = ["Server"]
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("tornado.access")
 
 
 class _EveryMethod(tuple[str, ...]):
@@ -51,16 +52,22 @@ class _Fallback(tornado.web.FallbackHandler):
 _TOKEN = re.compile(r"([?&]token=)[^&]*")
 
 
-def log_request(handler: tornado.web.RequestHandler) -> None:
-    """Tornado's access log line, with ``?token=`` values left out (they are credentials)."""
-    status = handler.get_status()
-    log_method = access_log.info if status < 400 else access_log.warning
-    if status >= 500:
-        log_method = access_log.error
-    request = handler.request
+def _access_level(status: int) -> int:
+    """Access lines at DEBUG (``rosweb run --log-level debug`` shows them): a page polling the API
+    every second would fill the log at INFO. Server errors stay visible."""
+    return logging.ERROR if status >= 500 else logging.DEBUG
+
+
+def _access_line(status: int, request: Any) -> None:
+    """One access line, with ``?token=`` values left out (they are credentials)."""
     uri = _TOKEN.sub(r"\1REDACTED", request.uri or "")
-    log_method("%d %s %s (%s) %.2fms", status, request.method, uri, request.remote_ip,
-               1000.0 * request.request_time())  # fmt: skip
+    access_log.log(_access_level(status), "%d %s %s (%s) %.2fms", status, request.method, uri,
+                   request.remote_ip, 1000.0 * request.request_time())  # fmt: skip
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """The native handlers' access line (WebSocket, SSE, MJPEG)."""
+    _access_line(handler.get_status(), handler.request)
 
 
 class _Container(tornado.wsgi.WSGIContainer):
@@ -72,12 +79,7 @@ class _Container(tornado.wsgi.WSGIContainer):
         return environ
 
     def _log(self, status_code: int, request: Any) -> None:
-        log_method = access_log.info if status_code < 400 else access_log.warning
-        if status_code >= 500:
-            log_method = access_log.error
-        uri = _TOKEN.sub(r"\1REDACTED", request.uri or "")
-        log_method("%d %s %s (%s) %.2fms", status_code, request.method, uri, request.remote_ip,
-                   1000.0 * request.request_time())  # fmt: skip
+        _access_line(status_code, request)
 
 
 class Server:

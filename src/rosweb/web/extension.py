@@ -22,6 +22,7 @@ from rosweb.core.audit import Audit
 from rosweb.core.bridge import BridgeOptions
 from rosweb.graph import Graph
 from rosweb.web.api import api
+from rosweb.web.api_stats import register_insight
 from rosweb.web.bridge.transport_flask import register_bridge_route
 from rosweb.web.errors import register_error_handlers
 from rosweb.web.login import init_security
@@ -75,6 +76,7 @@ class RosWeb:
         )
         gate = init_security(app, cfg, audit)
         app.register_blueprint(api)
+        register_insight(app)
         app.register_blueprint(stream_blueprint)
         register_bridge_route(app)
         register_video_routes(app)

@@ -6,9 +6,11 @@ it with every method, and that the document is valid OpenAPI 3.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from rosweb import __version__
+from rosweb.web.api_stats import OPENAPI_PATHS
 from rosweb.web.webrtc import openapi_paths as webrtc_paths
 
 __all__ = ["openapi_spec"]
@@ -307,6 +309,7 @@ def openapi_spec() -> dict[str, Any]:
         },
     }
     paths.update(webrtc_paths(_json, _errors))
+    paths.update(copy.deepcopy(OPENAPI_PATHS))  # the insight routes (web/api_stats.py)
     public = {"/api/", "/api/openapi.json"}
     for path, item in paths.items():
         for method, operation in item.items():

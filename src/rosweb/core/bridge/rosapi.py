@@ -122,6 +122,24 @@ def _get_time(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
     return {"time": {"secs": int(now), "nsecs": int((now % 1) * 1e9)}}
 
 
+def _topic_stats(graph: Graph, args: dict[str, Any]) -> dict[str, Any]:
+    """rosweb's own: rate (Hz) and bandwidth (B/s) per topic as the server counts them, as
+    parallel lists (``topics`` in the request: only those). -1: not received by the server."""
+    names = args.get("topics") or None
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str)
+                                                                   for n in names)):  # fmt: skip
+        raise ValidationError("expects a list of topic names", "topics")
+    rows = graph.topic_stats(names[:256] if names else None)["topics"]
+    unknown = -1.0
+    return {
+        "topics": [r["name"] for r in rows],
+        "types": [r["type"] for r in rows],
+        "rates": [unknown if r["rate"] is None else r["rate"] for r in rows],
+        "bandwidths": [unknown if r["bandwidth"] is None else r["bandwidth"] for r in rows],
+        "counts": [r["count"] for r in rows],
+    }
+
+
 ROSAPI: dict[str, Handler] = {
     "/rosapi/topics": _topics,
     "/rosapi/topic_type": _topic_type,
@@ -138,6 +156,7 @@ ROSAPI: dict[str, Handler] = {
     "/rosapi/delete_param": _delete_param,
     "/rosapi/get_param_names": _param_names,
     "/rosapi/get_time": _get_time,
+    "/rosapi/topic_stats": _topic_stats,
 }
 
 

@@ -38,7 +38,13 @@ from rosweb.errors import (
     ServiceTimeout,
     TypeMismatchError,
 )
-from rosweb.graph.base import Callback, Graph, Handle, ServiceHandler, normalize_name
+from rosweb.graph.base import (
+    Callback,
+    Graph,
+    Handle,
+    ServiceHandler,
+    normalize_name,
+)
 from rosweb.graph.ros1.convert import message_class, service_class, to_native, to_rospy
 from rosweb.graph.ros1.master import Master, MasterQueries, MasterRefused
 from rosweb.graph.ros1.node import import_rospy, start_node

@@ -7,7 +7,7 @@ import xmlrpc.client
 from typing import Any
 
 from rosweb.errors import BackendUnavailable, GraphError, MessageError, NotFoundError
-from rosweb.graph.base import normalize_name
+from rosweb.graph.base import Connections, normalize_name
 
 __all__ = ["MASTER_TIMEOUT", "Master", "MasterQueries", "MasterRefused"]
 
@@ -101,3 +101,11 @@ class MasterQueries:
     def nodes(self) -> list[str]:
         state = self._master.call("getSystemState")
         return sorted({node for kind in state for _, nodes in kind for node in nodes})
+
+    def connections(self) -> Connections:
+        publishers, subscribers, services = self._master.call("getSystemState")
+
+        def table(rows: list[list[Any]]) -> dict[str, list[str]]:
+            return {name: sorted(nodes) for name, nodes in sorted(rows)}
+
+        return Connections(table(publishers), table(subscribers), table(services))

@@ -24,7 +24,14 @@ from rosweb.errors import (
     TypeMismatchError,
     UnknownTypeError,
 )
-from rosweb.graph.base import Callback, Graph, Handle, ServiceHandler, normalize_name
+from rosweb.graph.base import (
+    Callback,
+    Connections,
+    Graph,
+    Handle,
+    ServiceHandler,
+    normalize_name,
+)
 from rosweb.graph.params import ParamTree
 from rosweb.messages import Message, TypeStore, from_json
 
@@ -39,6 +46,8 @@ class _Topic:
     publishers: int = 0
     subscribers: dict[Handle, Callback] = field(default_factory=dict)
     latched: Message | None = None
+    publisher_nodes: dict[str, int] = field(default_factory=dict)  # node -> advertisements
+    subscriber_nodes: dict[Handle, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -46,18 +55,22 @@ class _Service:
     type: str
     handler: ServiceHandler
     handle: Handle
+    node: str
 
 
 class Bus(Graph):
-    """An in-process graph. ``nodes`` names the nodes that live on it."""
+    """An in-process graph. ``nodes`` names the nodes that live on it; ``node=`` on advertise,
+    publish, subscribe and provide_service says which of them acts (default: the bus's own)."""
 
     def __init__(self, *, url: str = "sim://", node: str = "/rosweb") -> None:
         self.url = url
+        self.node = node
         self.types = TypeStore()
         self.params = ParamTree()
         self._nodes = [node]
         self._topics: dict[str, _Topic] = {}
         self._services: dict[str, _Service] = {}
+        self._advertisers: dict[Handle, str] = {}  # advertise() handle -> its node
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rosweb-sim")
         self._closed = False
@@ -80,29 +93,52 @@ class Bus(Graph):
             raise TypeMismatchError(f"topic {topic} has type {entry.type}, not {type_name}")
         return entry
 
-    def advertise(self, topic: str, type_name: str, *, latch: bool = False) -> Handle:
+    def advertise(
+        self, topic: str, type_name: str, *, latch: bool = False, node: str | None = None
+    ) -> Handle:
         topic = normalize_name(topic)
+        node = node or self.node
+        handle = Handle(topic, type_name, self._unadvertise)
         with self._lock:
-            self._topic(topic, type_name).publishers += 1
-        return Handle(topic, type_name, self._unadvertise)
+            entry = self._topic(topic, type_name)
+            entry.publishers += 1
+            entry.publisher_nodes[node] = entry.publisher_nodes.get(node, 0) + 1
+            self._advertisers[handle] = node
+        return handle
 
     def _unadvertise(self, handle: Handle) -> None:
         with self._lock:
+            node = self._advertisers.pop(handle, self.node)
             entry = self._topics.get(handle.name)
             if entry is not None:
                 entry.publishers -= 1
+                left = entry.publisher_nodes.get(node, 0) - 1
+                if left > 0:
+                    entry.publisher_nodes[node] = left
+                else:
+                    entry.publisher_nodes.pop(node, None)
                 self._forget_if_unused(handle.name, entry)
 
     def _forget_if_unused(self, topic: str, entry: _Topic) -> None:
         if entry.publishers <= 0 and not entry.subscribers and entry.latched is None:
             del self._topics[topic]
 
-    def publish(self, topic: str, type_name: str, msg: Message, *, latch: bool = False) -> None:
+    def publish(
+        self,
+        topic: str,
+        type_name: str,
+        msg: Message,
+        *,
+        latch: bool = False,
+        node: str | None = None,
+    ) -> None:
         topic = normalize_name(topic)
         with self._lock:
             entry = self._topic(topic, type_name)
             if entry.publishers == 0:  # publishing advertises the topic for good, as rospy does
                 entry.publishers = 1
+            if not entry.publisher_nodes or node:
+                entry.publisher_nodes.setdefault(node or self.node, 1)
             if latch:
                 entry.latched = msg
             callbacks = list(entry.subscribers.values())
@@ -116,7 +152,14 @@ class Bus(Graph):
             self.callback_errors += 1
             log.exception("subscriber callback of %s failed", topic)
 
-    def subscribe(self, topic: str, callback: Callback, type_name: str | None = None) -> Handle:
+    def subscribe(
+        self,
+        topic: str,
+        callback: Callback,
+        type_name: str | None = None,
+        *,
+        node: str | None = None,
+    ) -> Handle:
         topic = normalize_name(topic)
         with self._lock:
             if type_name is None:
@@ -126,6 +169,7 @@ class Bus(Graph):
             entry = self._topic(topic, type_name)
             handle = Handle(topic, type_name, self._unsubscribe)
             entry.subscribers[handle] = callback
+            entry.subscriber_nodes[handle] = node or self.node
             latched = entry.latched
         if latched is not None:  # replayed off the caller's thread, as a transport would
             self._pool.submit(self._deliver, topic, callback, latched)
@@ -143,18 +187,21 @@ class Bus(Graph):
             entry = self._topics.get(handle.name)
             if entry is not None:
                 entry.subscribers.pop(handle, None)
+                entry.subscriber_nodes.pop(handle, None)
                 self._forget_if_unused(handle.name, entry)
 
     # -- services -------------------------------------------------------------------------------
 
-    def provide_service(self, name: str, type_name: str, handler: ServiceHandler) -> Handle:
+    def provide_service(
+        self, name: str, type_name: str, handler: ServiceHandler, *, node: str | None = None
+    ) -> Handle:
         name = normalize_name(name)
         self.types.service(type_name)  # UnknownTypeError early
         handle = Handle(name, type_name, self._unprovide)
         with self._lock:
             if name in self._services:
                 raise GraphError(f"service {name} is already provided")
-            self._services[name] = _Service(type_name, handler, handle)
+            self._services[name] = _Service(type_name, handler, handle, node or self.node)
         return handle
 
     def _unprovide(self, handle: Handle) -> None:
@@ -210,6 +257,18 @@ class Bus(Graph):
 
     def nodes(self) -> list[str]:
         return sorted(self._nodes)
+
+    def connections(self) -> Connections:
+        with self._lock:
+            topics = list(self._topics.items())
+            services = [(name, service.node) for name, service in self._services.items()]
+        return Connections(
+            publishers={n: sorted(e.publisher_nodes) for n, e in topics if e.publisher_nodes},
+            subscribers={
+                n: sorted(set(e.subscriber_nodes.values())) for n, e in topics if e.subscribers
+            },
+            providers={name: [node] for name, node in sorted(services)},
+        )
 
     def health(self) -> dict[str, Any]:
         return {"ok": not self._closed, "callback_errors": self.callback_errors}

@@ -1,9 +1,10 @@
 """The simulated differential-drive robot: a node on the in-process bus.
 
 Like a real robot driver it subscribes ``/cmd_vel`` and publishes ``/odom`` (50 Hz), ``/scan``
-(10 Hz), ``/camera/image_raw`` (rgb8, 15 Hz) and ``/battery`` (1 Hz). Its parameters under
-``/robot/`` are read on every tick, so a change takes effect at once; it provides ``/reset``
-(std_srvs/Trigger) and ``/robot/headlights`` (std_srvs/SetBool).
+(10 Hz), ``/camera/image_raw`` (rgb8, 15 Hz) and ``/battery`` (1 Hz), with what
+:mod:`~rosweb.graph.sim.extras` adds (``/rosout``, ``/diagnostics``, TF, ``/map``). Its
+parameters under ``/robot/`` are read on every tick, so a change takes effect at once; it
+provides ``/reset`` (std_srvs/Trigger) and ``/robot/headlights`` (std_srvs/SetBool).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from typing import Any
 
 from rosweb.graph.sim.bus import Bus
+from rosweb.graph.sim.extras import NODE, SimExtras
 from rosweb.graph.sim.world import World
 from rosweb.messages import Message, from_json
 
@@ -88,7 +90,7 @@ class SimRobot:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rosweb-sim-robot", daemon=True)
-        bus.add_node("/sim_robot")
+        bus.add_node(NODE)
         for name, meta in PARAM_META.items():
             if "min" in meta:
                 bus.params.add_validator(name, _number_in(meta["min"], meta["max"]))
@@ -96,14 +98,18 @@ class SimRobot:
                 bus.params.add_validator(name, _boolean)
             bus.params.set(name, meta["default"])
         self._handles = [
-            bus.subscribe("/cmd_vel", self._on_cmd_vel, "geometry_msgs/Twist"),
-            bus.advertise("/odom", "nav_msgs/Odometry"),
-            bus.advertise("/scan", "sensor_msgs/LaserScan"),
-            bus.advertise("/camera/image_raw", "sensor_msgs/Image"),
-            bus.advertise("/battery", "sensor_msgs/BatteryState"),
-            bus.provide_service("/reset", "std_srvs/Trigger", self._on_reset),
-            bus.provide_service("/robot/headlights", "std_srvs/SetBool", self._on_headlights),
+            bus.subscribe("/cmd_vel", self._on_cmd_vel, "geometry_msgs/Twist", node=NODE),
+            bus.advertise("/odom", "nav_msgs/Odometry", node=NODE),
+            bus.advertise("/scan", "sensor_msgs/LaserScan", node=NODE),
+            bus.advertise("/camera/image_raw", "sensor_msgs/Image", node=NODE),
+            bus.advertise("/battery", "sensor_msgs/BatteryState", node=NODE),
+            bus.provide_service("/reset", "std_srvs/Trigger", self._on_reset, node=NODE),
+            bus.provide_service(
+                "/robot/headlights", "std_srvs/SetBool", self._on_headlights, node=NODE
+            ),
         ]
+        self._collided = False
+        self.extras = SimExtras(bus, self.world)
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -115,10 +121,12 @@ class SimRobot:
             self.pose = self.world.start
             self._cmd = (0.0, 0.0)
             self.linear = self.angular = 0.0
+        self.extras.log("info", "reset to the start pose", "reset")
         return {"success": True, "message": "robot reset to its start pose"}
 
     def _on_headlights(self, request: Message) -> Message:
         self.bus.params.set("/robot/headlights", request["data"])
+        self.extras.log("info", f"headlights {'on' if request['data'] else 'off'}", "headlights")
         return {"success": True, "message": f"headlights {'on' if request['data'] else 'off'}"}
 
     def _param(self, name: str) -> Any:
@@ -138,6 +146,7 @@ class SimRobot:
             self._thread.join(timeout=2)
         for handle in self._handles:
             handle.close()
+        self.extras.close()
 
     def _run(self) -> None:
         period = 1.0 / ODOM_RATE
@@ -158,6 +167,9 @@ class SimRobot:
                 if now >= next_battery:
                     next_battery = now + 1.0
                     self._publish_battery(stamp)
+                rates = {"scan": self._param("/robot/scan_rate"),
+                         "camera": self._param("/robot/camera_rate")}  # fmt: skip
+                self.extras.tick(now, stamp, self.pose, self._collided, self.battery, rates)
             except Exception:
                 log.exception("simulated robot step failed")
             last = now
@@ -169,7 +181,7 @@ class SimRobot:
         v = max(-max_v, min(max_v, v))
         w = max(-max_w, min(max_w, w))
         with self._lock:
-            self.pose, self.linear, _collided = self.world.step(self.pose, v, w, dt)
+            self.pose, self.linear, self._collided = self.world.step(self.pose, v, w, dt)
             self.angular = w
         drain = 0.0002 + 0.0008 * (abs(self.linear) + 0.2 * abs(w))  # fraction per second
         self.battery = max(0.0, self.battery - drain * dt)
@@ -179,7 +191,7 @@ class SimRobot:
         return {"seq": seq, "stamp": _stamp(stamp), "frame_id": frame_id}
 
     def _publish(self, topic: str, type_name: str, value: dict[str, Any]) -> None:
-        self.bus.publish(topic, type_name, from_json(self.bus.types, type_name, value))
+        self.bus.publish(topic, type_name, from_json(self.bus.types, type_name, value), node=NODE)
 
     def _publish_odom(self, stamp: float) -> None:
         pose = self.pose

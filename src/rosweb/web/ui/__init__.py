@@ -1,4 +1,5 @@
-"""The browser UI: one page with tabs (Drive, Watch, Topics, Services, Parameters).
+"""The browser UI: one page with tabs (Drive, Watch, Topics, Plot, Log, Diagnostics, Graph,
+Services, Parameters).
 
 Server-rendered with Jinja, live through plain JavaScript modules (no build step) that speak
 rosweb's own REST API and its rosbridge WebSocket (``static/js/rosweb.js``). Every asset is
@@ -86,6 +87,7 @@ def _client_config() -> dict[str, Any]:
         "root": root,
         "bridge": root + current_app.config["ROSWEB_BRIDGE_PATH"],
         "camera_width": 640,
+        "goal_topic": current_app.config["ROSWEB_GOAL_TOPIC"],
     }
 
 

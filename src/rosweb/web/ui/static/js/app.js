@@ -3,17 +3,22 @@
 
 import { CameraView, IMAGE_TYPES } from "./camera.js";
 import { Control, logout } from "./control.js";
+import { DiagnosticsPanel } from "./diagnostics.js";
 import { Drive, bindGamepad, bindJoystick, bindKeyboard, bindPad } from "./drive.js";
 import { EStop } from "./estop.js";
+import { GraphPanel } from "./graph.js";
+import { LogPanel } from "./log.js";
 import { MapView } from "./map.js";
 import { ParamsPage } from "./params.js";
+import { PlotPanel } from "./plot.js";
+import { TopicRates } from "./rates.js";
 import { Ros, bridgeUrl } from "./rosweb.js";
 import { ServicesPage } from "./services.js";
 import { Telemetry } from "./telemetry.js";
 import { TopicsPage } from "./topics.js";
-import { $, $$, api, apiPath, atLeast, config, fmt, fmtBytes, fmtRate, h, tabId, toast } from "./util.js";
+import { $, $$, api, apiPath, atLeast, config, disableFor, fmt, fmtAge, fmtBytes, h, roleReason, tabId, toast } from "./util.js";
 
-const TABS = ["drive", "watch", "topics", "services", "params"];
+const TABS = ["drive", "watch", "topics", "plot", "log", "diagnostics", "graph", "services", "params"];
 const DRIVING_TABS = new Set(["drive", "watch"]);
 const CAMERA_KEY = "rosweb.camera";
 
@@ -27,6 +32,10 @@ drive.blocked = () => {
   return control.refusal();
 };
 const telemetry = new Telemetry(ros);
+const rates = new TopicRates();
+const plot = new PlotPanel(ros, $("#tab-plot"));
+const logPanel = new LogPanel(ros, $("#tab-log"));
+const diagnostics = new DiagnosticsPanel(ros, $("#tab-diagnostics"));
 let current = null;
 let topics = [];
 
@@ -35,7 +44,8 @@ let topics = [];
 const drivingNow = () => DRIVING_TABS.has(current) && document.visibilityState === "visible";
 bindPad($("#pad"), drive);
 bindJoystick($("#joystick"), drive);
-bindKeyboard(drive, drivingNow);
+// driving keys belong to the Drive tab (never while typing in a form: drive.js checks)
+bindKeyboard(drive, () => current === "drive" && document.visibilityState === "visible");
 bindGamepad(drive, drivingNow, (id) => {
   const el = $("#gamepad-state");
   el.hidden = !id;
@@ -111,7 +121,7 @@ function renderLease() {
   lease.dataset.holder = control.state?.user || "";
   $("#lease-text").textContent = control.offline ? "Who drives: unknown (no answer)" : control.describe();
   $("#lease-acquire").hidden = state === "mine";
-  $("#lease-acquire").disabled = !canDrive;
+  disableFor("operator", $("#lease-acquire"), "taking control");
   $("#lease-release").hidden = state !== "mine";
   $("#lease-takeover").hidden = !(state === "taken" && atLeast("admin"));
   const now = control.state?.holder || null;
@@ -194,15 +204,45 @@ function guard(topic, msg) {
 
 // -- live views -----------------------------------------------------------------------------------
 
+/** Send a goal pose (geometry_msgs/PoseStamped on ROSWEB_GOAL_TOPIC) like any publication:
+ * the server checks the role and the allow/deny lists; the page also refuses it while the
+ * e-stop is engaged. */
+async function sendGoal(goal) {
+  const why = roleReason("operator", "sending a goal") || (estop.engaged ? "refused: the e-stop is engaged (clear it first)" : "");
+  if (why) {
+    toast(why, "danger", { key: "goal" });
+    return;
+  }
+  const msg = {
+    header: { frame_id: goal.frame },
+    pose: { position: { x: goal.x, y: goal.y, z: 0 }, orientation: { x: 0, y: 0, z: Math.sin(goal.theta / 2), w: Math.cos(goal.theta / 2) } },
+  };
+  try {
+    await api(apiPath("topics", config.goal_topic), { method: "POST", body: msg, query: { type: "geometry_msgs/PoseStamped" } });
+    toast(`Goal sent to ${config.goal_topic}: x ${fmt(goal.x)} y ${fmt(goal.y)}`, "success", { key: "goal" });
+  } catch (err) {
+    toast(`Goal refused: ${err.message}`, "danger", { key: "goal" });
+  }
+}
+
 const maps = {};
 for (const canvas of $$("[data-map]")) {
   const card = canvas.closest(".card");
-  const view = new MapView(canvas, telemetry, card.querySelector("[data-pose-readout]"));
+  const view = new MapView(canvas, telemetry, card.querySelector("[data-pose-readout]"), { onGoal: sendGoal });
   maps[canvas.dataset.map] = view;
   card.querySelector("[data-map-clear]").addEventListener("click", () => {
     telemetry.clearPath();
     view.resetView();
   });
+  const goal = card.querySelector("[data-map-goal]");
+  goal.title = `click and drag on the map: a geometry_msgs/PoseStamped on ${config.goal_topic}`;
+  if (!disableFor("operator", goal, "sending a goal")) {
+    goal.addEventListener("click", () => {
+      view.setGoalMode(!view.goalMode);
+      goal.setAttribute("aria-pressed", String(view.goalMode));
+      goal.classList.toggle("active", view.goalMode);
+    });
+  }
 }
 
 const cameras = {};
@@ -221,7 +261,9 @@ function setCamera(topic) {
   for (const select of $$("[data-camera-topic]")) select.value = topic;
   for (const label of $$("[data-camera-topic-label]")) label.textContent = topic;
   for (const view of Object.values(cameras)) view.setTopic(topic, found.type);
+  cameraTopic = topic;
 }
+let cameraTopic = null;
 
 function renderHud() {
   const p = telemetry.pose;
@@ -258,6 +300,8 @@ async function loadTopics() {
     return;
   }
   telemetry.start(topics);
+  logPanel.start(topics);
+  diagnostics.start(topics);
   const images = topics.filter((t) => IMAGE_TYPES.includes(t.type)).map((t) => t.name);
   for (const select of $$("[data-camera-topic]")) {
     select.replaceChildren(...images.map((name) => h("option", { value: name }, name)));
@@ -267,11 +311,18 @@ async function loadTopics() {
   const choice = images.includes(saved) ? saved : images.includes("/camera/image_raw") ? "/camera/image_raw" : images[0];
   if (choice) setCamera(choice);
   else for (const view of Object.values(cameras)) view.setTopic(null, null);
-  const rates = $("#watch-rates");
-  const shown = [...Object.values(telemetry.topics).filter(Boolean), ...(choice ? [choice] : [])];
-  rates.replaceChildren(
+  const table = $("#watch-rates");
+  const { odom, scan, battery, tf } = telemetry.topics;
+  const shown = [odom, scan, battery, tf, ...(choice ? [choice] : [])].filter(Boolean);
+  table.replaceChildren(
     ...shown.map((name) =>
-      h("tr", {}, h("td", {}, name), h("td", { class: "text-end", dataset: { rate: name === choice ? "camera" : name } }, "–")),
+      h(
+        "tr",
+        {},
+        h("td", {}, name),
+        h("td", { class: "text-end", dataset: { rate: name === choice ? "camera" : name } }, "–"),
+        h("td", { class: "text-end text-body-secondary", dataset: { bandwidth: name } }, ""),
+      ),
     ),
   );
 }
@@ -301,11 +352,16 @@ function renderConnection() {
 ros.addEventListener("state", renderConnection);
 ros.addEventListener("open", () => {
   loadTopics();
-  if (ros.stats.connects > 1) toast("Connection to the robot is back", "success");
+  if (ros.stats.connects > 1) toast("Connection to the robot is back", "success", { key: "connection" });
 });
+let lostToasted = false; // one "lost" toast per outage; the badge keeps the state meanwhile
+ros.addEventListener("open", () => (lostToasted = false));
 ros.addEventListener("close", () => {
   rtt = null;
-  if (ros.stats.connects > 0 && !document.hidden) toast("Connection to the robot lost: reconnecting", "danger");
+  if (ros.stats.connects > 0 && !document.hidden && !lostToasted) {
+    lostToasted = true;
+    toast("Connection to the robot lost: reconnecting", "danger", { key: "connection" });
+  }
 });
 ros.addEventListener("status", (event) => console.warn("rosweb:", event.detail.msg));
 
@@ -318,11 +374,13 @@ setInterval(async () => {
   const bytes = (ros.stats.bytes - traffic.bytes) / dt;
   traffic = { messages: ros.stats.messages, bytes: ros.stats.bytes, t: now };
   $("#link-traffic").textContent = `${messages.toFixed(0)} msg/s · ${fmtBytes(bytes)}/s`;
-  for (const view of Object.values(cameras)) view.renderRate();
+  for (const view of Object.values(cameras)) view.renderRate(cameraTopic ? rates.hz(cameraTopic) : 0);
   for (const el of $$("#watch-rates [data-rate]")) {
-    const name = el.dataset.rate;
-    el.textContent = name === "camera" ? fmtRate(Object.values(cameras).find((c) => c.visible)?.meter.hz) : fmtRate(telemetry.rates[name]?.hz);
+    const name = el.dataset.rate === "camera" ? cameraTopic : el.dataset.rate;
+    el.textContent = rates.text(name);
   }
+  for (const el of $$("#watch-rates [data-bandwidth]")) el.textContent = rates.bandwidth(el.dataset.bandwidth);
+  renderStale();
   if (ros.connected && !document.hidden) {
     const started = performance.now();
     try {
@@ -337,16 +395,33 @@ setInterval(async () => {
 
 // -- tabs -----------------------------------------------------------------------------------------
 
+/** Battery and odometry read-outs grey out with their age when their data stops coming. */
+function renderStale() {
+  for (const [kind, card] of [["battery", "#battery-card"], ["odom", "#odom-card"]]) {
+    const stale = telemetry.stale(kind) && telemetry.age(kind) !== Infinity;
+    const el = $(card);
+    el.classList.toggle("stale", stale);
+    el.dataset.stale = String(stale);
+    const age = el.querySelector("[data-age]");
+    age.textContent = stale ? (ros.connected ? `stale · ${fmtAge(telemetry.age(kind))}` : `offline · ${fmtAge(telemetry.age(kind))}`) : "";
+  }
+  for (const view of Object.values(maps)) view.invalidate();
+}
+
 const pages = {
   drive: {
-    show: () => (cameras.drive?.show(), maps.drive?.show()),
-    hide: () => (cameras.drive?.hide(), maps.drive?.hide()),
+    show: () => (cameras.drive?.show(), maps.drive?.show(), rates.want("drive")),
+    hide: () => (cameras.drive?.hide(), maps.drive?.hide(), rates.release("drive")),
   },
   watch: {
-    show: () => (cameras.watch?.show(), maps.watch?.show(), renderBattery(), renderHud()),
-    hide: () => (cameras.watch?.hide(), maps.watch?.hide()),
+    show: () => (cameras.watch?.show(), maps.watch?.show(), renderBattery(), renderHud(), rates.want("watch")),
+    hide: () => (cameras.watch?.hide(), maps.watch?.hide(), rates.release("watch")),
   },
-  topics: new TopicsPage(ros, guard),
+  topics: new TopicsPage(ros, guard, rates, plot),
+  plot,
+  log: logPanel,
+  diagnostics,
+  graph: new GraphPanel($("#tab-graph")),
   services: new ServicesPage(),
   params: new ParamsPage($("#params-body")),
 };
@@ -378,4 +453,4 @@ route();
 renderConnection();
 
 // for the browser console (and tests): the live objects
-window.rosweb = { ros, drive, estop, control, telemetry, pages, maps, cameras };
+window.rosweb = { ros, drive, estop, control, telemetry, rates, plot, pages, maps, cameras };

@@ -1,9 +1,9 @@
 // The camera: WebRTC (POST /api/webrtc/offer) when this browser and the server can, MJPEG (an
 // <img> on GET /stream/<topic>.mjpg) otherwise, falling back by itself. The badge in the corner
 // says which is in use (and why MJPEG); clicking it switches, remembered in this browser.
-// It streams only while on screen and retries when the stream fails.
+// It streams only while on screen and retries when the stream fails. Its frame rate comes from
+// the server's count (rates.js), never from a subscription to the raw images.
 
-import { RateMeter, measure } from "./rates.js";
 import { api, apiPath, config, fmt } from "./util.js";
 
 const BLANK = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
@@ -53,7 +53,7 @@ function gathered(pc) {
 export class CameraView {
   /**
    * @param {HTMLElement} root  the element of the camera macro ([data-camera])
-   * @param {import("./rosweb.js").Ros} ros  for the frame rate
+   * @param {import("./rosweb.js").Ros} ros  to reopen the stream after a reconnection
    * @param {HTMLElement} [rateEl]  where to write the frame rate
    */
   constructor(root, ros, rateEl) {
@@ -70,12 +70,10 @@ export class CameraView {
     this.type = null;
     this.known = false; // whether the topic list came
     this.visible = false;
-    this.meter = new RateMeter();
     this.transport = null; // "webrtc" or "mjpeg" while streaming
     this.fallback = null; // why MJPEG is used instead of WebRTC
     this._streaming = false;
     this._retry = null;
-    this._offRate = null;
     this._pc = null;
     this._session = null;
     this._generation = 0; // bumped by every stop: late answers of an old start are dropped
@@ -171,9 +169,6 @@ export class CameraView {
     }
     this._setMessage(`connecting to ${this.topic}`, "connecting");
     this._streaming = true;
-    this._offRate?.();
-    this.meter.reset();
-    this._offRate = measure(this.ros, this.topic, this.type, this.meter);
     const generation = this._generation;
     if (preferred() === "webrtc" && !this.fallback) {
       const blocker = await webrtcBlocker();
@@ -254,17 +249,15 @@ export class CameraView {
     this.video.srcObject = null;
   }
 
-  /** Write the frame rate (called once a second). */
-  renderRate() {
-    const hz = this.visible ? this.meter.hz : 0;
+  /** Write the frame rate `hz` as the server counts it (called once a second). */
+  renderRate(hz) {
+    hz = this.visible ? hz : 0;
     if (this.rateEl) this.rateEl.textContent = hz ? `${fmt(hz, 1)} fps` : "–";
   }
 
   _stop() {
     this._generation += 1;
     clearTimeout(this._retry);
-    this._offRate?.();
-    this._offRate = null;
     this._streaming = false;
     this._closePeer();
     this.img.src = BLANK; // closes the stream's connection

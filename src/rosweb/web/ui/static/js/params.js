@@ -2,7 +2,7 @@
 // are bound to GET/PUT /api/params/<name> as properties. A control shows the robot's value: it is
 // polled while the tab is open, and a refused value (422) reverts with the server's message.
 
-import { $, api, apiPath, config } from "./util.js";
+import { $, api, apiPath, config, disableFor } from "./util.js";
 
 const POLL_MS = 2000;
 const SLIDE_PUT_MS = 250; // while a slider moves, at most one PUT per this many ms
@@ -87,6 +87,11 @@ export class ParamsPage {
       if (el._bound) continue;
       el._bound = true;
       const input = el.querySelector(".param-input");
+      // a viewer reads the values (they stay live) but the controls say they cannot change them
+      if (disableFor("operator", input, "changing parameters")) {
+        disableFor("operator", el.querySelector(".param-apply"), "changing parameters");
+        el.classList.add("param-readonly");
+      }
       el.dataset.value = JSON.stringify(parse(el, input));
       const kind = el.dataset.kind;
       if (kind === "slider") {

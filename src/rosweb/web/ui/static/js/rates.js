@@ -1,8 +1,12 @@
-// Message rates measured in the browser.
-//
-// Small messages are counted as they arrive. Big ones (images, clouds, maps) are subscribed at
-// one per second, and their rate comes from their header: sequence numbers over stamps.
+// Topic rates and bandwidth as the server counts them (GET /api/stats/topics), so the page never
+// downloads a topic only to learn how fast it goes (a camera would cost megabytes a second).
+// Polled while some view wants them (`want(owner)` / `release(owner)`).
 
+import { api, apiPath, fmt, fmtBytes } from "./util.js";
+
+const POLL_MS = 1500;
+
+/** Types the page never subscribes to unless it shows them (the camera goes by MJPEG). */
 export const HEAVY_TYPES = new Set([
   "sensor_msgs/Image",
   "sensor_msgs/CompressedImage",
@@ -11,54 +15,64 @@ export const HEAVY_TYPES = new Set([
   "nav_msgs/OccupancyGrid",
 ]);
 
-function stampSeconds(stamp) {
-  return stamp && typeof stamp.secs === "number" ? stamp.secs + (stamp.nsecs || 0) * 1e-9 : undefined;
+export class TopicRates extends EventTarget {
+  constructor() {
+    super();
+    this.topics = new Map(); // name -> {rate, bandwidth, subscribed, count, ...} (null: no figure)
+    this.updated = 0;
+    this._owners = new Set();
+    this._timer = null;
+  }
+
+  /** `owner` shows rates: poll (now, then every POLL_MS) until every owner released. */
+  want(owner) {
+    this._owners.add(owner);
+    if (!this._timer) this.poll();
+  }
+
+  release(owner) {
+    this._owners.delete(owner);
+    if (!this._owners.size) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  async poll() {
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this.poll(), POLL_MS);
+    try {
+      const { topics } = await api(apiPath("stats/topics"));
+      this.topics = new Map(topics.map((t) => [t.name, t]));
+      this.updated = performance.now();
+      this.dispatchEvent(new CustomEvent("update"));
+    } catch {
+      /* offline: keep the last figures; the connection badge says so */
+    }
+  }
+
+  /** Messages per second of `name` (0 when quiet, null when the server does not receive it). */
+  hz(name) {
+    const row = this.topics.get(name);
+    return row ? row.rate : null;
+  }
+
+  /** "12 Hz", "–" (quiet), "idle" (nobody receives it: no figure). */
+  text(name) {
+    const row = this.topics.get(name);
+    if (!row) return "–";
+    if (row.rate === null) return "idle";
+    return formatRate(row.rate);
+  }
+
+  /** "230 kB/s", or "" without a figure. */
+  bandwidth(name) {
+    const row = this.topics.get(name);
+    return row && row.bandwidth ? `${fmtBytes(row.bandwidth)}/s` : "";
+  }
 }
 
-export class RateMeter {
-  constructor(windowMs = 5000) {
-    this.windowMs = windowMs;
-    this.samples = [];
-    this.count = 0;
-  }
-
-  tick(msg) {
-    const header = msg && typeof msg === "object" ? msg.header : undefined;
-    this.count += 1;
-    this.samples.push({ t: performance.now(), seq: header?.seq, stamp: stampSeconds(header?.stamp) });
-    this._prune(performance.now());
-  }
-
-  reset() {
-    this.samples = [];
-    this.count = 0;
-  }
-
-  /** Messages per second; 0 when the topic went quiet. */
-  get hz() {
-    const now = performance.now();
-    this._prune(now);
-    const n = this.samples.length;
-    if (n < 2) return 0;
-    const first = this.samples[0];
-    const last = this.samples[n - 1];
-    const span = (last.t - first.t) / 1000;
-    if (span <= 0) return 0;
-    const interval = span / (n - 1);
-    if ((now - last.t) / 1000 > Math.max(3 * interval, 1.5)) return 0; // stale
-    const seqs = last.seq - first.seq;
-    const stamps = last.stamp - first.stamp;
-    if (seqs > n - 1 && stamps > 0) return seqs / stamps; // throttled: the header knows better
-    return (n - 1) / span;
-  }
-
-  _prune(now) {
-    while (this.samples.length > 2 && now - this.samples[0].t > this.windowMs) this.samples.shift();
-  }
-}
-
-/** Subscribe to `topic` only to measure its rate; returns the function that unsubscribes. */
-export function measure(ros, topic, type, meter) {
-  const heavy = HEAVY_TYPES.has(type);
-  return ros.subscribe(topic, (msg) => meter.tick(msg), { throttle_rate: heavy ? 1000 : 0 });
+export function formatRate(hz) {
+  if (!hz) return "–";
+  return hz >= 10 ? `${hz.toFixed(0)} Hz` : `${fmt(hz, 1)} Hz`;
 }

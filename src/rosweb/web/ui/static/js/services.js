@@ -1,7 +1,7 @@
 // The Services tab: every service; a form generated from the request type; the response.
 
 import { buildForm } from "./forms.js";
-import { $, api, apiPath, h } from "./util.js";
+import { $, api, apiPath, disableFor, h, roleReason } from "./util.js";
 
 export class ServicesPage {
   constructor() {
@@ -84,6 +84,7 @@ export class ServicesPage {
       $("#service-type").textContent = info.type;
       this.form = buildForm(fields, info.schema.request);
       $("#service-call").disabled = false;
+      disableFor("operator", $("#service-call"), "calling services", $("#service-hint"));
     } catch (err) {
       fields.replaceChildren(h("div", { class: "text-danger small" }, err.message));
     }
@@ -93,7 +94,7 @@ export class ServicesPage {
   }
 
   async _call() {
-    if (!this.form) return;
+    if (!this.form || roleReason("operator")) return;
     const name = this.selected;
     const response = $("#service-response");
     const timing = $("#service-timing");

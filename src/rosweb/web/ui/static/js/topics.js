@@ -1,36 +1,42 @@
-// The Topics tab: every topic with its type and rate; one topic's latest message live, a plot of
-// its numeric fields, and a form to publish to it.
+// The Topics tab: every topic with its type, rate and bandwidth (the server's count: nothing is
+// downloaded to measure it); one topic live: an image topic as its MJPEG stream, a LaserScan as a
+// polar view, any message as a collapsible tree; its numeric fields to the Plot tab; a form to
+// publish to it. The open topic is remembered by the browser.
 
+import { streamUrl } from "./camera.js";
 import { buildForm } from "./forms.js";
-import { TopicPlot } from "./plot.js";
-import { HEAVY_TYPES, RateMeter, measure } from "./rates.js";
-import { $, abridge, api, apiPath, fmtRate, h, numericPaths, toast } from "./util.js";
+import { MessageTree, drawScan } from "./msgview.js";
+import { HEAVY_TYPES } from "./rates.js";
+import { $, api, apiPath, disableFor, h, layout, numericPaths, toast } from "./util.js";
 
 const LIST_REFRESH_MS = 5000;
 const VIEW_MS = 200; // the message view refreshes at 5 Hz
-const PLOT_MS = 45; // the plot takes up to ~20 points a second
+const IMAGES = new Set(["sensor_msgs/Image", "sensor_msgs/CompressedImage"]);
+const BLANK = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
 
 export class TopicsPage {
   /**
    * @param {import("./rosweb.js").Ros} ros
    * @param {(topic: string, msg: object) => string|null} guard  a reason to refuse a publication
+   * @param {import("./rates.js").TopicRates} rates  the server's rates
+   * @param {import("./plot.js").PlotPanel} plot  where "Plot" sends a field
    */
-  constructor(ros, guard) {
+  constructor(ros, guard, rates, plot) {
     this.ros = ros;
     this.guard = guard;
+    this.rates = rates;
+    this.plot = plot;
     this.topics = [];
-    this.meters = new Map(); // topic -> RateMeter
-    this.offs = new Map(); // topic -> unsubscribe (rate)
     this.selected = null;
     this.visible = false;
     this.paused = false;
-    this.plot = new TopicPlot($("#plot"));
     this.form = null;
+    this.tree = new MessageTree($("#topic-message"));
+    this.last = null;
     this._offDetail = null;
     this._timers = [];
     this._fields = [];
     this._lastView = 0;
-    this._lastPlot = 0;
     this._count = 0;
 
     $("#topics-filter").addEventListener("input", () => this._renderList());
@@ -39,11 +45,11 @@ export class TopicsPage {
       $("#topic-pause").textContent = this.paused ? "resume" : "pause";
       $("#topic-pause").setAttribute("aria-pressed", String(this.paused));
     });
+    $("#topic-message").addEventListener("rerender", () => this.last && this.tree.render(this.last));
     $("#plot-add").addEventListener("click", () => {
       const path = $("#plot-field").value;
-      if (path) this.plot.add(path);
+      if (path) this.plot.add(this.selected, this.type, path);
     });
-    $("#plot-clear").addEventListener("click", () => this.plot.clear());
     $("#publish-section").addEventListener("toggle", () => {
       if ($("#publish-section").open) this._buildPublishForm();
     });
@@ -51,14 +57,18 @@ export class TopicsPage {
       event.preventDefault();
       this._publish();
     });
+    disableFor("operator", $("#publish-submit"), "publishing", $("#publish-hint"));
+    rates.addEventListener("update", () => this.visible && this._updateRates());
   }
 
   async show(arg) {
     this.visible = true;
+    this.rates.want("topics");
     await this.refresh();
+    const saved = layout.get("topics.open", null);
     if (arg) this.select(`/${arg}`);
     else if (this.selected) this._subscribeDetail();
-    this._timers.push(setInterval(() => this._updateRates(), 1000));
+    else if (saved && this.topics.some((t) => t.name === saved)) this.select(saved, { scroll: false });
     this._timers.push(setInterval(() => this.refresh(), LIST_REFRESH_MS));
   }
 
@@ -68,12 +78,10 @@ export class TopicsPage {
 
   hide() {
     this.visible = false;
+    this.rates.release("topics");
     for (const timer of this._timers) clearInterval(timer);
     this._timers = [];
-    for (const off of this.offs.values()) off();
-    this.offs.clear();
-    this._offDetail?.();
-    this._offDetail = null;
+    this._unsubscribeDetail();
   }
 
   async refresh() {
@@ -87,10 +95,6 @@ export class TopicsPage {
     const key = (list) => list.map((t) => `${t.name} ${t.type}`).join("\n");
     const changed = key(topics) !== key(this.topics);
     this.topics = topics;
-    for (const { name, type } of topics) {
-      if (!this.meters.has(name)) this.meters.set(name, new RateMeter());
-      if (!this.offs.has(name)) this.offs.set(name, measure(this.ros, name, type, this.meters.get(name)));
-    }
     if (changed || !$("#topics-list").children.length) this._renderList();
   }
 
@@ -109,7 +113,12 @@ export class TopicsPage {
             dataset: { topic: t.name },
           },
           h("div", { class: "text-truncate" }, h("div", { class: "font-monospace fw-medium text-truncate" }, t.name), h("div", { class: "small opacity-75 text-truncate" }, t.type)),
-          h("span", { class: "ms-auto badge rounded-pill text-bg-dark font-monospace rate", dataset: { rateOf: t.name } }, "–"),
+          h(
+            "div",
+            { class: "ms-auto text-end flex-shrink-0" },
+            h("span", { class: "badge rounded-pill text-bg-dark font-monospace rate", dataset: { rateOf: t.name } }, "–"),
+            h("div", { class: "small opacity-75 font-monospace", dataset: { bandwidthOf: t.name } }),
+          ),
         ),
       );
     list.replaceChildren(...items);
@@ -119,33 +128,40 @@ export class TopicsPage {
 
   _updateRates() {
     for (const badge of document.querySelectorAll("#topics-list [data-rate-of]")) {
-      badge.textContent = fmtRate(this.meters.get(badge.dataset.rateOf)?.hz);
+      const name = badge.dataset.rateOf;
+      badge.textContent = this.rates.text(name);
+      badge.title = this.rates.hz(name) === null ? "the server does not receive it (nobody watches it)" : "";
+    }
+    for (const el of document.querySelectorAll("#topics-list [data-bandwidth-of]")) {
+      el.textContent = this.rates.bandwidth(el.dataset.bandwidthOf);
     }
     if (this.selected) {
-      const hz = this.meters.get(this.selected)?.hz;
-      $("#topic-stats").textContent = `${fmtRate(hz)} · ${this._count} received`;
+      const bw = this.rates.bandwidth(this.selected);
+      $("#topic-stats").textContent = `${this.rates.text(this.selected)}${bw ? ` · ${bw}` : ""} · ${this._count} received`;
     }
   }
 
-  select(name) {
+  select(name, { scroll = true } = {}) {
     const topic = this.topics.find((t) => t.name === name);
     if (!topic) {
-      toast(`no topic ${name}`, "warning");
+      toast(`no topic ${name}`, "warning", { key: "topic" });
       return;
     }
     if (this.selected !== name) {
+      this._unsubscribeDetail();
       this.selected = name;
       this.type = topic.type;
-      this.plot.clear();
       this.form = null;
+      this.last = null;
       this._fields = [];
       this._count = 0;
+      layout.set("topics.open", name);
       $("#publish-section").open = false;
       $("#publish-fields").replaceChildren();
       $("#publish-result").textContent = "";
       $("#topic-name").textContent = name;
       $("#topic-type").textContent = topic.type;
-      $("#topic-message").textContent = "waiting for a message…";
+      $("#topic-message").replaceChildren(h("span", { class: "text-body-secondary" }, "waiting for a message…"));
       $("#plot-field").replaceChildren(h("option", { value: "" }, "numeric field…"));
       for (const item of document.querySelectorAll("#topics-list [data-topic]")) {
         item.classList.toggle("active", item.dataset.topic === name);
@@ -154,28 +170,44 @@ export class TopicsPage {
     $("#topic-empty").hidden = true;
     $("#topic-body").hidden = false;
     this._subscribeDetail();
-    if (window.matchMedia("(max-width: 991px)").matches) {
+    this._updateRates();
+    if (scroll && window.matchMedia("(max-width: 991px)").matches) {
       $("#topic-detail").scrollIntoView({ behavior: "smooth", block: "start" });
     }
   }
 
-  _subscribeDetail() {
+  _unsubscribeDetail() {
     this._offDetail?.();
+    this._offDetail = null;
+    $("#topic-image").src = BLANK; // closes an image stream
+  }
+
+  _subscribeDetail() {
+    this._unsubscribeDetail();
     const name = this.selected;
+    const image = IMAGES.has(this.type);
+    $("#topic-picture").hidden = !image;
+    $("#topic-scan").hidden = this.type !== "sensor_msgs/LaserScan";
+    $("#topic-latest").hidden = image;
+    $("#topic-plot").hidden = image;
+    $("#topic-view-kind").textContent = image ? "Picture (MJPEG stream)" : "Latest message";
+    if (image) {
+      // the picture, as a stream the server encodes once for every viewer: no raw frames here
+      $("#topic-image").src = streamUrl(name);
+      this.rates.poll();
+      return;
+    }
     const heavy = HEAVY_TYPES.has(this.type);
     this._offDetail = this.ros.subscribe(name, (msg) => this._onMessage(msg), {
       type: this.type,
-      throttle_rate: heavy ? 500 : 0,
+      throttle_rate: heavy ? 2000 : VIEW_MS,
+      queue_length: 1,
     });
   }
 
   _onMessage(msg) {
     const now = performance.now();
     this._count += 1;
-    if (now - this._lastPlot >= PLOT_MS) {
-      this._lastPlot = now;
-      this.plot.push(msg);
-    }
     if (!this._fields.length) {
       this._fields = numericPaths(msg);
       $("#plot-field").replaceChildren(
@@ -183,10 +215,11 @@ export class TopicsPage {
         ...this._fields.map((path) => h("option", { value: path }, path)),
       );
     }
-    if (this.paused || now - this._lastView < VIEW_MS) return;
+    if (this.paused || now - this._lastView < VIEW_MS * 0.8) return;
     this._lastView = now;
-    const text = JSON.stringify(abridge(msg), null, 2);
-    $("#topic-message").textContent = text;
+    this.last = msg;
+    this.tree.render(msg);
+    if (this.type === "sensor_msgs/LaserScan") drawScan($("#topic-scan canvas"), msg);
   }
 
   async _buildPublishForm() {

@@ -144,10 +144,64 @@ export function yaw(q) {
   return Math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z));
 }
 
-/** A short-lived message at the bottom of the page (level: success, danger, warning, info). */
-export function toast(text, level = "info") {
+/** Why this page's user may not do something that needs `role` ("" if they may). */
+export function roleReason(role, what = "this") {
+  return atLeast(role) ? "" : `${what} needs role ${role} (you are ${config.role})`;
+}
+
+/** Disable a control the role may not use, and say why (its title, and `hint` when given). */
+export function disableFor(role, el, what, hint) {
+  const why = roleReason(role, what);
+  if (!why || !el) return why;
+  el.disabled = true;
+  el.setAttribute("aria-disabled", "true");
+  el.title = why;
+  el.dataset.roleDisabled = role;
+  if (hint) {
+    hint.textContent = why;
+    hint.hidden = false;
+  }
+  return why;
+}
+
+/** What this browser remembers of the dashboard (plotted series, open topic, filters...). */
+export const layout = {
+  get(key, fallback) {
+    try {
+      const text = localStorage.getItem(`rosweb.layout.${key}`);
+      return text === null ? fallback : JSON.parse(text);
+    } catch {
+      return fallback;
+    }
+  },
+  set(key, value) {
+    try {
+      localStorage.setItem(`rosweb.layout.${key}`, JSON.stringify(value));
+    } catch {
+      /* storage full or refused: the layout is not kept */
+    }
+  },
+};
+
+/** "4 s ago", "3 min ago". */
+export function fmtAge(seconds) {
+  if (!Number.isFinite(seconds)) return "";
+  if (seconds < 90) return `${Math.max(0, Math.round(seconds))} s ago`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+  return `${Math.round(seconds / 3600)} h ago`;
+}
+
+const toasts = new Map(); // key -> element: one toast per key (a new one replaces it)
+
+/** A short-lived message at the bottom of the page (level: success, danger, warning, info).
+ * With a `key`, it replaces the toast of that key still shown (no pile of identical ones). */
+export function toast(text, level = "info", { key } = {}) {
   const box = document.getElementById("toasts");
   if (!box) return;
+  if (key && toasts.has(key)) {
+    toasts.get(key).remove();
+    toasts.delete(key);
+  }
   const el = h(
     "div",
     { class: `toast align-items-center text-bg-${level} border-0`, role: "status" },
@@ -155,13 +209,21 @@ export function toast(text, level = "info") {
       h("button", { type: "button", class: "btn-close btn-close-white me-2 m-auto", "data-bs-dismiss": "toast", "aria-label": "close" })),
   );
   box.append(el);
+  if (key) {
+    el.dataset.key = key;
+    toasts.set(key, el);
+  }
+  const forget = () => {
+    el.remove();
+    if (key && toasts.get(key) === el) toasts.delete(key);
+  };
   const Toast = window.bootstrap?.Toast;
   if (Toast) {
-    el.addEventListener("hidden.bs.toast", () => el.remove());
+    el.addEventListener("hidden.bs.toast", forget);
     new Toast(el, { delay: 4000 }).show();
   } else {
     el.classList.add("show");
-    setTimeout(() => el.remove(), 4000);
+    setTimeout(forget, 4000);
   }
 }
 

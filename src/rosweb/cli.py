@@ -53,6 +53,8 @@ def cli() -> None:
     type=int,
     help="Web worker processes sharing one agent with the node (default 1: no agent).",
 )
+@click.option("--fleet", help="Also serve this robot to a fleet through an MQTT broker: "
+              "mqtt[s]://BROKER[:PORT]?robot=NAME.")  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))  # fmt: skip
 def run(
@@ -66,6 +68,7 @@ def run(
     key: str | None,
     insecure: bool | None,
     workers: int | None,
+    fleet: str | None,
     log_level: str,
 ) -> None:
     """Serve the robot's web API (Tornado in front of the Flask app)."""
@@ -82,6 +85,7 @@ def run(
         "ROSWEB_KEY": key,
         "ROSWEB_INSECURE": insecure,
         "ROSWEB_WORKERS": workers,
+        "ROSWEB_FLEET": fleet,
     }
     settings = config.load({k: v for k, v in flags.items() if v is not None}, toml_file=config_file)
     from rosweb.web.security import check_exposure
@@ -92,6 +96,8 @@ def run(
     if settings["ROSWEB_INSECURE"] and not settings["ROSWEB_USERS"]:
         click.echo("rosweb: WARNING: authentication is off (--insecure): anyone who can reach "
                    f"{settings['ROSWEB_HOST']} can drive the robot", err=True)  # fmt: skip
+    if settings["ROSWEB_FLEET"] and settings["ROSWEB_WORKERS"] > 1:
+        raise CommandError("--fleet runs in a single process for now: leave out --workers")
     if settings["ROSWEB_WORKERS"] > 1:
         import secrets
 
@@ -123,11 +129,19 @@ def run(
 
     server = Server.for_app(app, settings, on_ready=ready)
     click.echo(f"rosweb {__version__}: robot {settings['ROSWEB_BACKEND']}", err=True)
+    bridge = None
     try:
+        if settings["ROSWEB_FLEET"]:
+            from rosweb.fleet.robot_bridge import RobotBridge
+
+            bridge = RobotBridge(app.extensions["rosweb"].robot, settings).start()
+            click.echo(f"rosweb: fleet robot {bridge.name} through {bridge.options.url}", err=True)
         server.serve_forever()
     except OSError as err:
         raise CommandError(f"cannot listen on {server.host}:{server.port}: {err.strerror}") from err
     finally:
+        if bridge is not None:
+            bridge.close()
         RosWeb.close(app)
     click.echo("rosweb: stopped", err=True)
 

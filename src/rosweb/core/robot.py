@@ -29,6 +29,7 @@ from rosweb.core.camera import Streams
 from rosweb.core.guard import GuardedRobot
 from rosweb.core.policy import LOCAL, Caller, Policy
 from rosweb.errors import EStopEngaged, RosWebError, ValidationError
+from rosweb.fleet.port import FleetPort
 from rosweb.graph import Graph, connect, normalize_name
 from rosweb.hub import Hub
 
@@ -49,6 +50,11 @@ def _open_backend(url: str, settings: Mapping[str, Any]) -> tuple[Graph, Control
         except BaseException:
             graph.close()
             raise
+    if urlsplit(url).scheme in ("mqtt", "mqtts"):  # a fleet: the robots keep their own control
+        from rosweb.graph.mqtt import FleetGraph
+
+        fleet = FleetGraph(url, dict(settings))
+        return fleet, fleet.control
     return connect(url), None
 
 
@@ -118,6 +124,11 @@ class Robot:
     def control_is_local(self) -> bool:
         """False when the control lives in the agent process (``agent://``)."""
         return self._owns_control
+
+    @property
+    def fleet(self) -> FleetPort | None:
+        """The robots of a fleet backend (``mqtt://``), None for a single robot."""
+        return self._control if isinstance(self._control, FleetPort) else None
 
     def param_meta(self) -> dict[str, dict[str, Any]]:
         """Ranges, units and descriptions of parameters: the backend's (the sim declares its

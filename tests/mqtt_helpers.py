@@ -169,6 +169,12 @@ class RosWebProcess:
     def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
         return httpx.post(self.url + path, json=body, timeout=10, **kwargs)
 
+    def put(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return httpx.put(self.url + path, json=body, timeout=10, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return httpx.delete(self.url + path, timeout=10, **kwargs)
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)

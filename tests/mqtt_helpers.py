@@ -82,6 +82,8 @@ class Mosquitto:
         lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_type error",
                  "log_type warning", "log_type notice", f"log_dest file {self.log}",
                  "max_queued_messages 1000"]  # fmt: skip
+        if os.geteuid() == 0:  # as root, mosquitto would switch to its own user: keep reading
+            lines.append("user root")  # our files (passwords, keys, log) in a 0700 directory
         if users is not None:
             passwords = directory / "passwords"
             passwords.write_text("")

@@ -113,7 +113,7 @@ def test_drive_one_robot_only_it_moves(fresh: Fleet) -> None:
     wait_for(lambda: abs(fresh.server.get("/api/robots/r2").json()["pose"]["x"]
                          - after["r2"][0]) < 0.01, timeout=5)  # fmt: skip
     # the robot's own control state names the person who drove, not the fleet
-    assert fresh.robots["r2"].get("/api/control").json()["holder"] == "anonymous/mqtt:tab-a"
+    assert fresh.robots["r2"].get("/api/control").json()["holder"] == "anonymous/tab-a"
 
 
 def test_a_twist_published_to_a_robot_command_topic_drives_it(fresh: Fleet) -> None:
@@ -169,10 +169,10 @@ def test_lease_is_held_per_robot(fresh: Fleet) -> None:
     taken = fresh.teleop("r1", client="tab-b")
     assert taken.status_code == 409
     assert taken.json()["error"]["code"] == "control_held"
-    assert taken.json()["error"]["holder"] == "anonymous/mqtt:tab-a"
+    assert taken.json()["error"]["holder"] == "anonymous/tab-a"
     assert fresh.teleop("r2", client="tab-b").status_code == 200  # another robot: free
     state = fresh.server.get("/robots/r1/api/control").json()
-    assert state["holder"] == "anonymous/mqtt:tab-a"
+    assert state["holder"] == "anonymous/tab-a"
     released = fresh.server.delete("/robots/r1/api/control",
                                    headers={"X-Rosweb-Client": "tab-a"})  # fmt: skip
     assert released.json()["released"] is True

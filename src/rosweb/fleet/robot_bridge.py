@@ -211,7 +211,7 @@ class RobotBridge:
             raise ValidationError("user, client: expects strings; role: viewer, operator, admin")
         if ROLES[role] > ROLES[self.identity.role]:
             role = self.identity.role
-        key = (user[:64], role, f"mqtt:{client[:64]}")
+        key = (user[:64], role, client[:64])  # the fleet's client id: the page knows its lease
         with self._lock:
             bound = self._callers.get(key)
             if bound is None:

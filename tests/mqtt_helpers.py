@@ -39,9 +39,21 @@ def make_certs(directory: Path, names: list[str]) -> dict[str, tuple[Path, Path]
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True)
 
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=rosweb-test-ca", "-keyout", str(ca_key),
-            "-out", str(ca_cert))  # fmt: skip
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rosweb-test-ca",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca_cert),
+    )
     out = {"ca": (ca_cert, ca_key)}
     for name in names:
         key, csr, cert = (
@@ -51,11 +63,35 @@ def make_certs(directory: Path, names: list[str]) -> dict[str, tuple[Path, Path]
         )
         ext = directory / f"{name}.ext"
         ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", str(key),
-                "-out", str(csr))  # fmt: skip
-        openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
-                "-CAcreateserial", "-days", "2", "-extfile", str(ext),
-                "-out", str(cert))  # fmt: skip
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={name}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+        )
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca_cert),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(ext),
+            "-out",
+            str(cert),
+        )
         out[name] = (cert, key)
     return out
 
@@ -79,17 +115,26 @@ class Mosquitto:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = directory / "mosquitto.log"
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_type error",
-                 "log_type warning", "log_type notice", f"log_dest file {self.log}",
-                 "max_queued_messages 1000"]  # fmt: skip
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence false",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            f"log_dest file {self.log}",
+            "max_queued_messages 1000",
+        ]
         if os.geteuid() == 0:  # as root, mosquitto would switch to its own user: keep reading
             lines.append("user root")  # our files (passwords, keys, log) in a 0700 directory
         if users is not None:
             passwords = directory / "passwords"
             passwords.write_text("")
             for user, password in users.items():
-                subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password],
-                               check=True, capture_output=True)  # fmt: skip
+                subprocess.run(
+                    ["mosquitto_passwd", "-b", str(passwords), user, password],
+                    check=True,
+                    capture_output=True,
+                )
             lines += ["allow_anonymous false", f"password_file {passwords}"]
         elif not client_certs:
             lines.append("allow_anonymous true")
@@ -116,8 +161,12 @@ class Mosquitto:
             return False
 
     def start(self) -> Mosquitto:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             wait_for(lambda: self.is_up() or self.proc.poll() is not None, timeout=10)  # type: ignore[union-attr]
         finally:
@@ -141,8 +190,13 @@ class RosWebProcess:
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [str(Path(sys.executable).parent / "rosweb"), "run", "--port", str(self.port),
-                     *args]  # fmt: skip
+        self.args = [
+            str(Path(sys.executable).parent / "rosweb"),
+            "run",
+            "--port",
+            str(self.port),
+            *args,
+        ]
         self.log = log
         base = {k: v for k, v in os.environ.items() if not k.startswith("ROSWEB_")}
         self.env = {**base, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -150,8 +204,9 @@ class RosWebProcess:
 
     def start(self, wait: bool = True) -> RosWebProcess:
         out = open(self.log, "ab")  # noqa: SIM115 - the process writes it after we return
-        self.proc = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=out,
-                                     start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            self.args, env=self.env, stdout=out, stderr=out, start_new_session=True
+        )
         out.close()
         if wait:
             wait_for(self.is_up, timeout=30)

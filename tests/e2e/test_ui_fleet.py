@@ -27,10 +27,13 @@ def fleet(
     broker = Mosquitto(directory / "broker").start()
     topics = '["/odom@10", "/battery@1", "/scan@2", "/camera/image_raw@2"]'
     robots = {
-        name: RosWebProcess(["--fleet", broker.url(robot=name)], ARTIFACTS / f"fleet-{name}.log",
-                            env={"ROSWEB_FLEET_TOPICS": topics})
+        name: RosWebProcess(
+            ["--fleet", broker.url(robot=name)],
+            ARTIFACTS / f"fleet-{name}.log",
+            env={"ROSWEB_FLEET_TOPICS": topics},
+        )
         for name in ("alpha", "bravo")
-    }  # fmt: skip
+    }
     server = RosWebProcess(["--backend", broker.url()], ARTIFACTS / "fleet-server.log")
     for robot in robots.values():
         robot.start(wait=False)
@@ -38,8 +41,16 @@ def fleet(
     try:
         for robot in robots.values():
             wait_for(robot.is_up, timeout=30)
-        wait_for(lambda: sum(r["online"] and bool(r["battery"]) for r in
-                             server.get("/api/robots").json()["robots"]) == 2, timeout=SLOW)  # fmt: skip
+        wait_for(
+            lambda: (
+                sum(
+                    r["online"] and bool(r["battery"])
+                    for r in server.get("/api/robots").json()["robots"]
+                )
+                == 2
+            ),
+            timeout=SLOW,
+        )
         yield server, robots
     finally:
         server.stop()
@@ -60,11 +71,17 @@ def test_fleet_page_cards_drive_one_robot_and_stop_all(
         for name in robots:
             card = page.locator(f"[data-robot={name}]")
             expect(card.locator("[data-field=online]")).to_have_text("online")
-            wait_for(lambda card=card: card.locator("[data-field=battery]").inner_text()
-                     .endswith("%"), timeout=SLOW)  # fmt: skip
+            wait_for(
+                lambda card=card: card.locator("[data-field=battery]").inner_text().endswith("%"),
+                timeout=SLOW,
+            )
             wait_for(lambda card=card: "," in card.locator("[data-field=pose]").inner_text())
-            wait_for(lambda card=card: card.locator("[data-field=thumb]").evaluate(
-                "img => img.naturalWidth") == 160, timeout=SLOW)  # fmt: skip
+            wait_for(
+                lambda card=card: (
+                    card.locator("[data-field=thumb]").evaluate("img => img.naturalWidth") == 160
+                ),
+                timeout=SLOW,
+            )
         expect(page.locator("#fleet-summary")).to_have_text("2 of 2 online")
         page.screenshot(path=str(ARTIFACTS / "fleet-1440x900.png"))
 
@@ -72,8 +89,10 @@ def test_fleet_page_cards_drive_one_robot_and_stop_all(
         page.wait_for_url("**/robots/alpha/")
         page.wait_for_selector("#connection[data-state=open]")
         page.locator("a[data-tab=drive]").click()
-        wait_for(lambda: page.locator("[data-map=drive]").get_attribute("data-x") not in
-                 (None, "NaN"), timeout=SLOW)  # fmt: skip
+        wait_for(
+            lambda: page.locator("[data-map=drive]").get_attribute("data-x") not in (None, "NaN"),
+            timeout=SLOW,
+        )
         before = {name: pose(robot) for name, robot in robots.items()}
         box = page.locator(".pad-forward").bounding_box()
         assert box is not None
@@ -95,8 +114,9 @@ def test_fleet_page_cards_drive_one_robot_and_stop_all(
         page.locator("#fleet-estop-clear").click()
         expect(page.locator("#fleet-estop-banner")).to_be_hidden()
         for robot in robots.values():
-            wait_for(lambda robot=robot: robot.get("/api/control").json()["estop"] is None,
-                     timeout=10)  # fmt: skip
+            wait_for(
+                lambda robot=robot: robot.get("/api/control").json()["estop"] is None, timeout=10
+            )
     finally:
         page.context.close()
     assert not problems.foreign, problems.foreign

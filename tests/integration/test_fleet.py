@@ -31,8 +31,9 @@ class Fleet:
     server: RosWebProcess
 
     def teleop(self, name: str, command: str = "forward", client: str = "tab-a") -> object:
-        return self.server.post(f"/robots/{name}/api/teleop", {"command": command},
-                                headers={"X-Rosweb-Client": client})  # fmt: skip
+        return self.server.post(
+            f"/robots/{name}/api/teleop", {"command": command}, headers={"X-Rosweb-Client": client}
+        )
 
     def drive_for(self, name: str, seconds: float, client: str = "tab-a") -> None:
         end = time.monotonic() + seconds
@@ -48,9 +49,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     broker = Mosquitto(directory / "broker").start()
     robots = {
         name: RosWebProcess(
-            ["--fleet", broker.url(robot=name)], directory / f"{name}.log",
+            ["--fleet", broker.url(robot=name)],
+            directory / f"{name}.log",
             env={"ROSWEB_FLEET_TOPICS": '["/odom@10", "/battery@1", "/camera/image_raw@2"]'},
-        )  # fmt: skip
+        )
         for name in NAMES
     }
     server = RosWebProcess(["--backend", broker.url()], directory / "fleet.log")
@@ -60,9 +62,19 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         server.start()
         for robot in robots.values():
             wait_for(robot.is_up, timeout=30)
-        wait_for(lambda: len([r for r in server.get("/api/robots").json()["robots"]
-                              if r["online"] and r["pose"] and r["battery"]]) == 3,
-                 timeout=20)  # fmt: skip
+        wait_for(
+            lambda: (
+                len(
+                    [
+                        r
+                        for r in server.get("/api/robots").json()["robots"]
+                        if r["online"] and r["pose"] and r["battery"]
+                    ]
+                )
+                == 3
+            ),
+            timeout=20,
+        )
         yield Fleet(broker, robots, server)
     finally:
         server.stop()
@@ -96,7 +108,8 @@ def test_lists_every_robot_under_its_namespace(fleet: Fleet) -> None:
         assert topics[f"/{name}/cmd_vel"] == "geometry_msgs/Twist"
         assert topics[f"/{name}/camera/image_raw"] == "sensor_msgs/CompressedImage"
     scoped = fleet.server.get("/robots/r2/api/topics").json()["topics"]
-    assert scoped and all(t["name"].startswith("/r2/") for t in scoped)
+    assert scoped
+    assert all(t["name"].startswith("/r2/") for t in scoped)
     services = {s["name"] for s in fleet.server.get("/robots/r2/api/services").json()["services"]}
     assert {"/r2/reset", "/r2/robot/headlights"} <= services
 
@@ -110,8 +123,10 @@ def test_drive_one_robot_only_it_moves(fresh: Fleet) -> None:
     assert moved(before["r1"], after["r1"]) < STILL
     assert moved(before["r3"], after["r3"]) < STILL
     # the fleet's card shows the pose the robot reports itself
-    wait_for(lambda: abs(fresh.server.get("/api/robots/r2").json()["pose"]["x"]
-                         - after["r2"][0]) < 0.01, timeout=5)  # fmt: skip
+    wait_for(
+        lambda: abs(fresh.server.get("/api/robots/r2").json()["pose"]["x"] - after["r2"][0]) < 0.01,
+        timeout=5,
+    )
     # the robot's own control state names the person who drove, not the fleet
     assert fresh.robots["r2"].get("/api/control").json()["holder"] == "anonymous/tab-a"
 
@@ -120,8 +135,9 @@ def test_a_twist_published_to_a_robot_command_topic_drives_it(fresh: Fleet) -> N
     before = pose(fresh.robots["r3"])
     end = time.monotonic() + 0.8
     while time.monotonic() < end:
-        answer = fresh.server.post("/api/topics/r3/cmd_vel", {"linear": {"x": 5.0}},
-                                   headers={"X-Rosweb-Client": "tab-pub"})  # fmt: skip
+        answer = fresh.server.post(
+            "/api/topics/r3/cmd_vel", {"linear": {"x": 5.0}}, headers={"X-Rosweb-Client": "tab-pub"}
+        )
         assert answer.status_code == 200, answer.text
         time.sleep(0.1)
     # clamped by the robot (ROSWEB_MAX_LINEAR_SPEED 1.0), not the 5 m/s asked for
@@ -135,8 +151,9 @@ def test_camera_through_the_broker(fleet: Fleet) -> None:
     assert answer.headers["content-type"] == "image/jpeg"
     image = Image.open(io.BytesIO(answer.content))
     assert image.size == (320, 240)  # ROSWEB_FLEET_JPEG_WIDTH
-    small = Image.open(io.BytesIO(fleet.server.get("/snapshot/r1/camera/image_raw.jpg?width=160")
-                                  .content))  # fmt: skip
+    small = Image.open(
+        io.BytesIO(fleet.server.get("/snapshot/r1/camera/image_raw.jpg?width=160").content)
+    )
     assert small.width == 160
 
 
@@ -173,8 +190,7 @@ def test_lease_is_held_per_robot(fresh: Fleet) -> None:
     assert fresh.teleop("r2", client="tab-b").status_code == 200  # another robot: free
     state = fresh.server.get("/robots/r1/api/control").json()
     assert state["holder"] == "anonymous/tab-a"
-    released = fresh.server.delete("/robots/r1/api/control",
-                                   headers={"X-Rosweb-Client": "tab-a"})  # fmt: skip
+    released = fresh.server.delete("/robots/r1/api/control", headers={"X-Rosweb-Client": "tab-a"})
     assert released.json()["released"] is True
     assert fresh.teleop("r1", client="tab-b").status_code == 200
 

@@ -29,17 +29,21 @@ KEEPALIVE = 2  # s: the robots' MQTT keepalive here (default 5)
 OFFLINE_BOUND = 1.5 * KEEPALIVE + 1.0
 
 
-def start_fleet(directory: Path, names: list[str]) -> tuple[Mosquitto, dict[str, RosWebProcess],
-                                                            RosWebProcess]:  # fmt: skip
+def start_fleet(
+    directory: Path, names: list[str]
+) -> tuple[Mosquitto, dict[str, RosWebProcess], RosWebProcess]:
     broker = Mosquitto(directory / "broker").start()
     robots = {
-        name: RosWebProcess(["--fleet", broker.url(robot=name, keepalive=str(KEEPALIVE))],
-                            directory / f"{name}.log",
-                            env={"ROSWEB_FLEET_TOPICS": '["/odom@10", "/battery@1"]'}).start(False)
+        name: RosWebProcess(
+            ["--fleet", broker.url(robot=name, keepalive=str(KEEPALIVE))],
+            directory / f"{name}.log",
+            env={"ROSWEB_FLEET_TOPICS": '["/odom@10", "/battery@1"]'},
+        ).start(False)
         for name in names
-    }  # fmt: skip
-    server = RosWebProcess(["--backend", broker.url(keepalive=str(KEEPALIVE))],
-                           directory / "fleet.log").start()  # fmt: skip
+    }
+    server = RosWebProcess(
+        ["--backend", broker.url(keepalive=str(KEEPALIVE))], directory / "fleet.log"
+    ).start()
     for robot in robots.values():
         wait_for(robot.is_up, timeout=30)
     wait_for(lambda: online(server) == set(names), timeout=20)
@@ -75,8 +79,11 @@ class Driver(threading.Thread):
     def run(self) -> None:
         while not self.halt.is_set():
             try:
-                code = self.server.post(f"/robots/{self.name}/api/teleop", {"command": "forward"},
-                                        headers={"X-Rosweb-Client": "held"}).status_code  # fmt: skip
+                code = self.server.post(
+                    f"/robots/{self.name}/api/teleop",
+                    {"command": "forward"},
+                    headers={"X-Rosweb-Client": "held"},
+                ).status_code
             except Exception:
                 code = 0
             self.answers.append(code)
@@ -106,8 +113,12 @@ def test_broker_restart_deadman_reconnect_and_no_stale_command(fleet: Any) -> No
     broker.start()  # the same port: everyone reconnects by themselves
     wait_for(lambda: online(server) == {"r1", "r2"}, timeout=20)
     x = server.get("/api/robots/r1").json()["pose"]["x"]
-    wait_for(lambda: server.get("/api/topics/r1/odom").json()["msg"]["pose"]["pose"]["position"]
-             ["x"] == x, timeout=5)  # fmt: skip
+    wait_for(
+        lambda: (
+            server.get("/api/topics/r1/odom").json()["msg"]["pose"]["pose"]["position"]["x"] == x
+        ),
+        timeout=5,
+    )
     time.sleep(1.0)  # nothing sent during the outage arrives late
     assert moved(stopped_at, pose(r1)) < 0.005
     # subscriptions restored both ways: commands reach the robot again, telemetry flows again
@@ -117,8 +128,12 @@ def test_broker_restart_deadman_reconnect_and_no_stale_command(fleet: Any) -> No
         time.sleep(0.1)
     after = pose(robots["r2"])
     assert moved(before, after) > 0.05
-    wait_for(lambda: abs(server.get("/api/robots/r2").json()["pose"]["x"] - pose(robots["r2"])[0])
-             < 0.01, timeout=5)  # fmt: skip
+    wait_for(
+        lambda: (
+            abs(server.get("/api/robots/r2").json()["pose"]["x"] - pose(robots["r2"])[0]) < 0.01
+        ),
+        timeout=5,
+    )
     assert r1.get("/api/health").json()["teleop"]["deadman_stops"] >= 1
 
 
@@ -141,8 +156,11 @@ class RawClient:
 
     def __init__(self, broker: Mosquitto, **auth: Any) -> None:
         self.messages: list[Any] = []
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
-                                  client_id=f"raw-{uuid.uuid4().hex[:6]}")  # fmt: skip
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            protocol=mqtt.MQTTv5,
+            client_id=f"raw-{uuid.uuid4().hex[:6]}",
+        )
         if auth.get("username"):
             self.client.username_pw_set(auth["username"], auth.get("password"))
         if auth.get("tls"):
@@ -183,8 +201,10 @@ def test_forged_robot_name_and_expired_command_refused(fleet: Any) -> None:
         # a status for r1 that names r3: dropped, counted, r3 never appears
         raw.publish("rosweb/r1/status", {"robot": "r3", "online": True, "topics": {}})
         # telemetry for r1 naming r2
-        raw.publish("rosweb/r1/topic/odom", {"robot": "r2", "topic": "/odom",
-                                             "type": "nav_msgs/Odometry", "stamp": 0, "msg": {}})  # fmt: skip
+        raw.publish(
+            "rosweb/r1/topic/odom",
+            {"robot": "r2", "topic": "/odom", "type": "nav_msgs/Odometry", "stamp": 0, "msg": {}},
+        )
         wait_for(lambda: server.get("/api/health").json()["graph"]["forged"] >= forged_before + 2)
         assert "r3" not in {r["name"] for r in server.get("/api/robots").json()["robots"]}
         assert server.get("/api/robots/r1").json()["online"] is True
@@ -192,24 +212,39 @@ def test_forged_robot_name_and_expired_command_refused(fleet: Any) -> None:
         twist = {"linear": {"x": 0.5}}
         now = time.time()
         # sent 5 s ago (held in a queue, say): refused by the robot's clock
-        raw.publish("rosweb/r1/cmd/drive", {"robot": "r1", "ts": now - 5, "ttl": 0.5,
-                                            "twist": twist}, reply="rosweb/r1/resp/raw")  # fmt: skip
+        raw.publish(
+            "rosweb/r1/cmd/drive",
+            {"robot": "r1", "ts": now - 5, "ttl": 0.5, "twist": twist},
+            reply="rosweb/r1/resp/raw",
+        )
         # addressed to r2 but published on r1's topic: refused
-        raw.publish("rosweb/r1/cmd/drive", {"robot": "r2", "ts": now, "ttl": 0.5, "twist": twist},
-                    reply="rosweb/r1/resp/raw")  # fmt: skip
+        raw.publish(
+            "rosweb/r1/cmd/drive",
+            {"robot": "r2", "ts": now, "ttl": 0.5, "twist": twist},
+            reply="rosweb/r1/resp/raw",
+        )
         # an answer asked for outside r1's subtree: the robot does not write there
-        raw.publish("rosweb/r1/cmd/drive", {"robot": "r1", "ts": now - 9, "ttl": 0.5,
-                                            "twist": twist}, reply="rosweb/r2/resp/raw")  # fmt: skip
+        raw.publish(
+            "rosweb/r1/cmd/drive",
+            {"robot": "r1", "ts": now - 9, "ttl": 0.5, "twist": twist},
+            reply="rosweb/r2/resp/raw",
+        )
         wait_for(lambda: len(raw.answers()) >= 2, timeout=5)
         expired, misaddressed = raw.answers()[:2]
-        assert expired["ok"] is False and "expired" in expired["error"]["message"]
-        assert misaddressed["ok"] is False and misaddressed["error"]["field"] == "robot"
+        assert expired["ok"] is False
+        assert "expired" in expired["error"]["message"]
+        assert misaddressed["ok"] is False
+        assert misaddressed["error"]["field"] == "robot"
         time.sleep(0.5)
         assert len(raw.answers()) == 2
         assert moved(before, pose(robots["r1"])) < 0.005
         # a fresh, well-addressed command from the same client does drive (the contract works)
-        raw.publish("rosweb/r1/cmd/drive", {"robot": "r1", "ts": time.time(), "ttl": 0.5,
-                                            "twist": twist}, reply="rosweb/r1/resp/raw", qos=0)  # fmt: skip
+        raw.publish(
+            "rosweb/r1/cmd/drive",
+            {"robot": "r1", "ts": time.time(), "ttl": 0.5, "twist": twist},
+            reply="rosweb/r1/resp/raw",
+            qos=0,
+        )
         wait_for(lambda: len(raw.answers()) == 3, timeout=5)
         assert raw.answers()[2]["ok"] is True
         assert raw.answers()[2]["result"]["linear"]["x"] == 0.5

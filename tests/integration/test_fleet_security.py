@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_fleet_faults import RawClient, online
 
 from helpers import wait_for
 from mqtt_helpers import ACL_FILE, Mosquitto, RosWebProcess, make_certs, moved, pose
-from test_fleet_faults import RawClient, online
 
 pytestmark = pytest.mark.integration
 PASSWORDS = {"r1": "pw-r1", "r2": "pw-r2", "fleet": "pw-fleet"}
@@ -26,8 +26,11 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pat
 
 
 def _env(user: str, ca: Path) -> dict[str, str]:
-    return {"ROSWEB_FLEET_USERNAME": user, "ROSWEB_FLEET_PASSWORD": PASSWORDS[user],
-            "ROSWEB_FLEET_CA": str(ca)}  # fmt: skip
+    return {
+        "ROSWEB_FLEET_USERNAME": user,
+        "ROSWEB_FLEET_PASSWORD": PASSWORDS[user],
+        "ROSWEB_FLEET_CA": str(ca),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +40,12 @@ def locked(
     directory = tmp_path_factory.mktemp("locked")
     broker = Mosquitto(directory / "broker", users=PASSWORDS, acl=ACL_FILE, tls=certs).start()
     ca = certs["ca"][0]
-    robot = RosWebProcess(["--fleet", broker.url("mqtts", robot="r1")], directory / "r1.log",
-                          env=_env("r1", ca)).start()  # fmt: skip
-    server = RosWebProcess(["--backend", broker.url("mqtts")], directory / "fleet.log",
-                           env=_env("fleet", ca)).start()  # fmt: skip
+    robot = RosWebProcess(
+        ["--fleet", broker.url("mqtts", robot="r1")], directory / "r1.log", env=_env("r1", ca)
+    ).start()
+    server = RosWebProcess(
+        ["--backend", broker.url("mqtts")], directory / "fleet.log", env=_env("fleet", ca)
+    ).start()
     wait_for(lambda: online(server) == {"r1"}, timeout=20)
     yield broker, robot, server
     server.stop()
@@ -81,18 +86,21 @@ def test_acl_confines_a_robot_to_its_own_subtree(
         now = time.time()
         twist = {"linear": {"x": 0.5}}
         r2.publish("rosweb/r1/status", {"robot": "r1", "online": False})  # pretend r1 left
-        r2.publish("rosweb/r1/cmd/drive", {"robot": "r1", "ts": now, "ttl": 0.5, "twist": twist},
-                   qos=0)  # fmt: skip
-        r2.publish("rosweb/r1/req/set_param", {"robot": "r1", "ts": now, "ttl": 5,
-                                               "name": "/robot/headlights", "value": True})  # fmt: skip
+        r2.publish(
+            "rosweb/r1/cmd/drive", {"robot": "r1", "ts": now, "ttl": 0.5, "twist": twist}, qos=0
+        )
+        r2.publish(
+            "rosweb/r1/req/set_param",
+            {"robot": "r1", "ts": now, "ttl": 5, "name": "/robot/headlights", "value": True},
+        )
         r2.publish("rosweb/fleet/estop", {"engaged": True, "by": "r2"})
         r2.publish("rosweb/r2/status", {"robot": "r2", "online": True, "topics": {}})  # its own
         wait_for(lambda: any(m.topic == "rosweb/r2/status" for m in watcher.messages))
         time.sleep(0.5)
         seen = {m.topic for m in watcher.messages if not m.topic.startswith("rosweb/r1/topic/")}
         assert "rosweb/r1/status" not in seen or all(  # the real r1 may say it again: online
-            b'"online":true' in m.payload for m in watcher.messages
-            if m.topic == "rosweb/r1/status")  # fmt: skip
+            b'"online":true' in m.payload for m in watcher.messages if m.topic == "rosweb/r1/status"
+        )
         assert seen <= {"rosweb/r2/status", "rosweb/r1/status", "rosweb/r1/control"}
         assert server.get("/api/robots/r1").json()["online"] is True
         assert robot.get("/api/control").json()["estop"] is None
@@ -114,16 +122,22 @@ def test_client_certificates_name_the_robot(
 
     def cert_env(who: str) -> dict[str, str]:
         cert, key = certs[who]
-        return {"ROSWEB_FLEET_CA": str(certs["ca"][0]), "ROSWEB_FLEET_CERT": str(cert),
-                "ROSWEB_FLEET_KEY": str(key)}  # fmt: skip
+        return {
+            "ROSWEB_FLEET_CA": str(certs["ca"][0]),
+            "ROSWEB_FLEET_CERT": str(cert),
+            "ROSWEB_FLEET_KEY": str(key),
+        }
 
-    robot = RosWebProcess(["--fleet", broker.url("mqtts", robot="r1")], tmp_path / "r1.log",
-                          env=cert_env("r1")).start()  # fmt: skip
+    robot = RosWebProcess(
+        ["--fleet", broker.url("mqtts", robot="r1")], tmp_path / "r1.log", env=cert_env("r1")
+    ).start()
     # the certificate says r1: claiming to be r3 gets nothing published
-    liar = RosWebProcess(["--fleet", broker.url("mqtts", robot="r3")], tmp_path / "r3.log",
-                         env=cert_env("r1")).start()  # fmt: skip
-    server = RosWebProcess(["--backend", broker.url("mqtts")], tmp_path / "fleet.log",
-                           env=cert_env("fleet")).start()  # fmt: skip
+    liar = RosWebProcess(
+        ["--fleet", broker.url("mqtts", robot="r3")], tmp_path / "r3.log", env=cert_env("r1")
+    ).start()
+    server = RosWebProcess(
+        ["--backend", broker.url("mqtts")], tmp_path / "fleet.log", env=cert_env("fleet")
+    ).start()
     try:
         wait_for(lambda: online(server) == {"r1"}, timeout=20)
         wait_for(lambda: server.get("/api/robots/r1").json()["pose"], timeout=10)

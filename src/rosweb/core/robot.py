@@ -26,10 +26,10 @@ from rosweb import config
 from rosweb.control import Control, ControlPort
 from rosweb.core.audit import Audit
 from rosweb.core.camera import Streams
+from rosweb.core.fleet import FleetPort
 from rosweb.core.guard import GuardedRobot
 from rosweb.core.policy import LOCAL, Caller, Policy
 from rosweb.errors import EStopEngaged, RosWebError, ValidationError
-from rosweb.fleet.port import FleetPort
 from rosweb.graph import Graph, connect, normalize_name
 from rosweb.hub import Hub
 
@@ -51,10 +51,11 @@ def _open_backend(url: str, settings: Mapping[str, Any]) -> tuple[Graph, Control
             graph.close()
             raise
     if urlsplit(url).scheme in ("mqtt", "mqtts"):  # a fleet: the robots keep their own control
+        from rosweb.control.fleet import FleetControl
         from rosweb.graph.mqtt import FleetGraph
 
         fleet = FleetGraph(url, dict(settings))
-        return fleet, fleet.control
+        return fleet, FleetControl(fleet)
     return connect(url), None
 
 

@@ -1,15 +1,15 @@
-"""Fleets over MQTT: robots connect out to a broker, one rosweb shows and drives them all.
+"""Fleets over MQTT, the robot's side: its Robot served to a broker (``rosweb run --fleet``).
 
-- :mod:`rosweb.fleet.contract`: the topic layout and payloads (the stable contract, no I/O).
-- :mod:`rosweb.fleet.robot_bridge`: the robot's side (``rosweb run --fleet mqtt://...``).
-- :class:`FleetPort`: what the fleet server's web side asks of the ``mqtt://`` backend
-  (:mod:`rosweb.graph.mqtt`).
+- :class:`~rosweb.fleet.robot_bridge.RobotBridge`: connects out to the broker as one robot and
+  serves its guarded Robot there (status, telemetry, commands, requests).
+- The contract it speaks (topic layout, payloads, the MQTT 5 link) lives with the fleet backend
+  in :mod:`rosweb.graph.mqtt` (``contract``, ``link``); the fleet server's control in
+  :mod:`rosweb.control.fleet`; what the web side asks of a fleet in :mod:`rosweb.core.fleet`.
 
 paho-mqtt is an optional dependency (``pip install 'rosweb[mqtt]'``); without it the bridge and
 the backend fail with that hint.
 """
 
-from rosweb.fleet.contract import FleetOptions, Layout
-from rosweb.fleet.port import FleetPort, RobotPort
+from rosweb.graph.mqtt.contract import FleetOptions, Layout
 
-__all__ = ["FleetOptions", "FleetPort", "Layout", "RobotPort"]
+__all__ = ["FleetOptions", "Layout"]

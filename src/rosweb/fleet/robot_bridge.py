@@ -30,7 +30,8 @@ from rosweb import __version__
 from rosweb.core import Caller, GuardedRobot, Robot
 from rosweb.core.policy import ROLES
 from rosweb.errors import BadRequest, ConfigError, RosWebError, TooBusy, ValidationError
-from rosweb.fleet.contract import (
+from rosweb.fleet.telemetry import Telemetry
+from rosweb.graph.mqtt.contract import (
     JSON,
     FleetOptions,
     check_fresh,
@@ -38,8 +39,7 @@ from rosweb.fleet.contract import (
     encode,
     parse_topic_rates,
 )  # fmt: skip
-from rosweb.fleet.link import Incoming, MqttLink
-from rosweb.fleet.telemetry import Telemetry
+from rosweb.graph.mqtt.link import Incoming, MqttLink
 from rosweb.messages import describe
 
 __all__ = ["RobotBridge"]

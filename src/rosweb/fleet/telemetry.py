@@ -23,7 +23,7 @@ import cbor2
 from rosweb.core import GuardedRobot, Subscription
 from rosweb.core.camera import IMAGE_TYPES, ImageError, encode_jpeg
 from rosweb.errors import RosWebError
-from rosweb.fleet.contract import CBOR, JPEG, JSON, Layout
+from rosweb.graph.mqtt.contract import CBOR, JPEG, JSON, Layout
 from rosweb.hub import Envelope
 
 __all__ = ["Telemetry"]

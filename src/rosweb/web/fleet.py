@@ -26,8 +26,8 @@ from flask_wtf.csrf import generate_csrf  # type: ignore[import-untyped]
 from rosweb import __version__
 from rosweb.control import COMMANDS
 from rosweb.core import GuardedRobot
+from rosweb.core.fleet import FleetPort, RobotPort
 from rosweb.errors import NotFoundError, ValidationError
-from rosweb.fleet import FleetPort, RobotPort
 from rosweb.web.security import REQUIREMENTS, current_principal
 from rosweb.web.state import get_state, request_robot
 from rosweb.web.ui import _client_config, _import_map, param_controls
@@ -152,8 +152,8 @@ def robot_page(name: str) -> str:
 def robot_params_panel(name: str) -> Response:
     robot, _ = _one(name)
     names = [n for n in robot.param_names() if n.startswith(f"/{name}/")]
-    html = render_template("rosweb/_params.html",
-                           param_groups=param_controls(robot, robot.param_meta(), names))  # fmt: skip
+    groups = param_controls(robot, robot.param_meta(), names)
+    html = render_template("rosweb/_params.html", param_groups=groups)
     return Response(html, mimetype="text/html")
 
 

@@ -9,7 +9,7 @@ Telemetry (what each robot streams, ``ROSWEB_FLEET_TOPICS`` on the robot) arrive
 subscriber gets the latest message at once, then each new one. Subscribing to a topic the robot
 does not stream fetches its latest message once (a ``latest`` request). Publishing, service calls
 and parameters are requests to the robot (QoS 1, answered through its ``resp/`` level); a Twist
-to a robot's command topic goes through :class:`~rosweb.graph.mqtt.control.FleetControl` with
+to a robot's command topic goes through :class:`~rosweb.control.fleet.FleetControl` with
 the person's name, and the robot's own guard decides.
 """
 
@@ -28,10 +28,9 @@ from rosweb.errors import (
     RosWebError,
     ValidationError,
 )  # fmt: skip
-from rosweb.fleet.contract import FleetOptions, decode
-from rosweb.fleet.link import Incoming, MqttLink
 from rosweb.graph.base import Callback, Graph, Handle, ServiceHandler, normalize_name
-from rosweb.graph.mqtt.control import FleetControl
+from rosweb.graph.mqtt.contract import FleetOptions, decode
+from rosweb.graph.mqtt.link import Incoming, MqttLink
 from rosweb.graph.mqtt.robots import RobotEntry, decode_telemetry
 from rosweb.graph.mqtt.rpc import Requests
 from rosweb.messages import Message, TypeStore, from_json
@@ -70,7 +69,6 @@ class FleetGraph(Graph):
             on_message=self._message, on_disconnect=self._lost,
         )  # fmt: skip
         self.requests = Requests(self.link, layout, requester, self.options.encoding)
-        self.control = FleetControl(self)
         self.link.start()
         self.link.wait(CONNECT_WAIT)
 
@@ -270,6 +268,5 @@ class FleetGraph(Graph):
         }  # fmt: skip
 
     def close(self) -> None:
-        self.control.close()
         self.link.close()
         self._pool.shutdown(wait=False, cancel_futures=True)

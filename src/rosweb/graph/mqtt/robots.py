@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from rosweb.errors import RosWebError, ValidationError
-from rosweb.fleet.contract import JPEG, decode
-from rosweb.fleet.link import Incoming
+from rosweb.graph.mqtt.contract import JPEG, decode
+from rosweb.graph.mqtt.link import Incoming
 from rosweb.messages import Message, TypeStore, from_json
 
 __all__ = ["RobotEntry", "decode_telemetry"]

@@ -19,8 +19,8 @@ from rosweb.errors import (
     ValidationError,
     from_wire,
 )  # fmt: skip
-from rosweb.fleet.contract import Layout, encode, expiry_seconds, header
-from rosweb.fleet.link import MqttLink
+from rosweb.graph.mqtt.contract import Layout, encode, expiry_seconds, header
+from rosweb.graph.mqtt.link import MqttLink
 
 __all__ = ["MAX_WAITING", "Requests"]
 

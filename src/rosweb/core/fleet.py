@@ -1,7 +1,8 @@
 """What the web side may ask of a fleet (``mqtt://`` backend), as plain values.
 
-The fleet backend (:mod:`rosweb.graph.mqtt`) implements :class:`FleetPort`; the web side reaches
-it through ``Robot.fleet`` and never imports the backend. The guard of the fleet server checks the
+The fleet server's control (:class:`rosweb.control.fleet.FleetControl`, on the ``mqtt://``
+backend) implements :class:`FleetPort`; the web side reaches it through ``Robot.fleet`` and never
+imports the backend. The guard of the fleet server checks the
 person's role and names first; each robot checks again with its own guard.
 """
 

@@ -153,7 +153,8 @@ def check_fresh(body: Any, robot: str, max_ttl: float, now: float | None = None)
     ts, ttl = body.get("ts"), body.get("ttl", max_ttl)
     if not (_finite(ts) and _finite(ttl)):
         raise ValidationError("expects a number ts (UNIX seconds) and ttl (seconds)", "ts")
-    assert isinstance(ts, int | float) and isinstance(ttl, int | float)
+    assert isinstance(ts, int | float)
+    assert isinstance(ttl, int | float)
     now = time.time() if now is None else now
     age = now - ts
     if age > min(ttl, max_ttl):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rosweb.errors import BackendUnavailable, ConfigError
-from rosweb.fleet.contract import JSON, FleetOptions
+from rosweb.graph.mqtt.contract import JSON, FleetOptions
 
 __all__ = ["INSTALL_HINT", "Incoming", "MqttLink"]
 

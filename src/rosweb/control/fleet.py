@@ -15,17 +15,14 @@ command, whatever happens to the fleet server or the broker.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rosweb.control import COMMANDS, TWIST
+from rosweb.control.teleop import COMMANDS, TWIST
 from rosweb.errors import RosWebError, ValidationError
-from rosweb.fleet.contract import JSON, encode
-from rosweb.fleet.port import RobotPort
+from rosweb.graph.mqtt.contract import JSON, encode
+from rosweb.graph.mqtt.graph import FleetGraph
+from rosweb.graph.mqtt.robots import RobotEntry
 from rosweb.messages import Message, from_json
-
-if TYPE_CHECKING:
-    from rosweb.graph.mqtt.graph import FleetGraph
-    from rosweb.graph.mqtt.robots import RobotEntry
 
 __all__ = ["FleetControl", "RobotControl"]
 
@@ -39,8 +36,9 @@ def _clamp(twist: Message, max_linear: float | None, max_angular: float | None) 
     return out
 
 
-class RobotControl(RobotPort):
-    """One robot's lease, teleop and e-stop, on behalf of a person."""
+class RobotControl:
+    """One robot's lease, teleop and e-stop, on behalf of a person (a
+    :class:`~rosweb.core.fleet.RobotPort`)."""
 
     def __init__(self, fleet: FleetGraph, entry: RobotEntry) -> None:
         self.fleet = fleet
@@ -116,7 +114,7 @@ class RobotControl(RobotPort):
 
 class FleetControl:
     """The :class:`~rosweb.control.ControlPort` of a fleet server, and its
-    :class:`~rosweb.fleet.FleetPort`."""
+    :class:`~rosweb.core.fleet.FleetPort`."""
 
     def __init__(self, fleet: FleetGraph) -> None:
         self.fleet = fleet

@@ -28,7 +28,7 @@ run: $(VENV)/.installed
 # installed with apt-get when missing, as root.
 APT_PACKAGES := python3-rospy python3-rosmaster python3-rostopic python3-rosservice \
                 python3-rosparam python3-rosnode python3-geometry-msgs python3-sensor-msgs \
-                python3-nav-msgs python3-std-srvs chromium
+                python3-nav-msgs python3-std-srvs chromium mosquitto
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -39,9 +39,9 @@ BITRATES = {640: 1_000_000, 1280: 2_500_000}  # the WebRTC encoder's ceiling per
 def serve(port: int, width: int, height: int) -> None:
     """The server process: rosweb on a bare bus, the pattern at 30 Hz, publish times kept."""
     import numpy as np
-    from rosweb.server.handlers import tornado_handlers
 
     from rosweb.server import Server
+    from rosweb.server.handlers import tornado_handlers
     from rosweb.web import create_app
 
     app = create_app({"ROSWEB_BACKEND": "sim://?robot=0", "ROSWEB_CACHE_TOPICS": ""})

@@ -59,6 +59,8 @@ def cli() -> None:
     help="Publish a camera: a V4L2 device (/dev/video0), a video file or an RTSP/HTTP URL, "
     "on TOPIC (repeatable; options after #, e.g. clip.mp4=/clip/image_raw#loop=0).",
 )  # fmt: skip
+@click.option("--fleet", help="Also serve this robot to a fleet through an MQTT broker: "
+              "mqtt[s]://BROKER[:PORT]?robot=NAME.")  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))  # fmt: skip
 def run(
@@ -73,6 +75,7 @@ def run(
     insecure: bool | None,
     workers: int | None,
     inputs: tuple[str, ...],
+    fleet: str | None,
     log_level: str,
 ) -> None:
     """Serve the robot's web API (Tornado in front of the Flask app)."""
@@ -90,6 +93,7 @@ def run(
         "ROSWEB_INSECURE": insecure,
         "ROSWEB_WORKERS": workers,
         "ROSWEB_INPUTS": list(inputs) or None,
+        "ROSWEB_FLEET": fleet,
     }
     settings = config.load({k: v for k, v in flags.items() if v is not None}, toml_file=config_file)
     from rosweb.web.security import check_exposure
@@ -102,6 +106,8 @@ def run(
                    f"{settings['ROSWEB_HOST']} can drive the robot", err=True)  # fmt: skip
     if settings["ROSWEB_WORKERS"] > 1 and settings["ROSWEB_INPUTS"]:
         raise CommandError("--input runs in the single-process server: drop --workers")
+    if settings["ROSWEB_FLEET"] and settings["ROSWEB_WORKERS"] > 1:
+        raise CommandError("--fleet runs in a single process for now: leave out --workers")
     if settings["ROSWEB_WORKERS"] > 1:
         import secrets
 
@@ -133,11 +139,19 @@ def run(
 
     server = Server.for_app(app, settings, on_ready=ready)
     click.echo(f"rosweb {__version__}: robot {settings['ROSWEB_BACKEND']}", err=True)
+    bridge = None
     try:
+        if settings["ROSWEB_FLEET"]:
+            from rosweb.fleet.robot_bridge import RobotBridge
+
+            bridge = RobotBridge(app.extensions["rosweb"].robot, settings).start()
+            click.echo(f"rosweb: fleet robot {bridge.name} through {bridge.options.url}", err=True)
         server.serve_forever()
     except OSError as err:
         raise CommandError(f"cannot listen on {server.host}:{server.port}: {err.strerror}") from err
     finally:
+        if bridge is not None:
+            bridge.close()
         RosWeb.close(app)
     click.echo("rosweb: stopped", err=True)
 

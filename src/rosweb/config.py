@@ -86,6 +86,24 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_WEBRTC_MAX_SESSIONS": 16,
     "ROSWEB_WEBRTC_TIMEOUT": 10.0,
     "ROSWEB_WEBRTC_ICE_SERVERS": [],
+    # -- fleets over MQTT (rosweb.fleet)
+    "ROSWEB_FLEET": "",
+    "ROSWEB_FLEET_ROBOT": "",
+    "ROSWEB_FLEET_ROLE": "operator",
+    "ROSWEB_FLEET_TOPICS": ["/odom@5", "/battery@1", "/camera/image_raw@1"],
+    "ROSWEB_FLEET_JPEG_QUALITY": 60,
+    "ROSWEB_FLEET_JPEG_WIDTH": 320,
+    "ROSWEB_FLEET_COMMAND_TTL": 0.5,
+    "ROSWEB_FLEET_WORKERS": 4,
+    "ROSWEB_FLEET_MAX_PENDING": 64,
+    "ROSWEB_FLEET_USERNAME": "",
+    "ROSWEB_FLEET_PASSWORD": "",
+    "ROSWEB_FLEET_CA": "",
+    "ROSWEB_FLEET_CERT": "",
+    "ROSWEB_FLEET_KEY": "",
+    "ROSWEB_FLEET_PREFIX": "",
+    "ROSWEB_FLEET_ENCODING": "",
+    "ROSWEB_FLEET_KEEPALIVE": 0,
 }
 
 #: where the values of dict-typed settings are tables of tables

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rosweb.server.handlers import tornado_handlers
 
 from rosweb.client import AsyncClient, Client
 from rosweb.errors import ClientConnectionError
 from rosweb.server import Server
+from rosweb.server.handlers import tornado_handlers
 from rosweb.web import RosWeb, create_app
 
 pytestmark = pytest.mark.integration

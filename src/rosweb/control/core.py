@@ -111,7 +111,7 @@ class Control:
             limits=VelocityLimits(cfg["ROSWEB_MAX_LINEAR_SPEED"], cfg["ROSWEB_MAX_ANGULAR_SPEED"]),
             lease_ttl=cfg["ROSWEB_CONTROL_TTL"],
             estop_rate=cfg["ROSWEB_ESTOP_RATE"],
-            estop_file=estop_path(cfg["ROSWEB_ESTOP_FILE"], cfg["ROSWEB_BACKEND"]),
+            estop_file=estop_path(cfg["ROSWEB_ESTOP_FILE"], _robot_key(cfg)),
         )
 
     # -- what the web asks ----------------------------------------------------------------------
@@ -280,14 +280,19 @@ class Control:
             teleop.close()
 
 
-def estop_path(setting: str, backend: str) -> str:
+def _robot_key(cfg: Mapping[str, Any]) -> str:
+    return f"{cfg['ROSWEB_BACKEND']} port {cfg['ROSWEB_PORT']} {cfg.get('ROSWEB_FLEET_ROBOT', '')}"
+
+
+def estop_path(setting: str, robot: str) -> str:
     """The file of the e-stop latch: ``setting`` itself, nothing for ``""``, or for ``auto`` one
-    per backend URL in the user's state directory (``$XDG_STATE_HOME/rosweb``, by default
+    per robot (its backend URL and the server's port: two servers of one machine never share a
+    latch) in the user's state directory (``$XDG_STATE_HOME/rosweb``, by default
     ``~/.local/state/rosweb``)."""
     if setting != "auto":
         return os.path.expanduser(setting)
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    digest = hashlib.sha256(backend.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(robot.encode()).hexdigest()[:12]
     return os.path.join(base, "rosweb", f"estop-{digest}.json")
 
 

@@ -24,6 +24,7 @@ from rosweb import config
 from rosweb.control import Control, ControlPort
 from rosweb.core.audit import Audit
 from rosweb.core.camera import Streams
+from rosweb.core.fleet import FleetPort
 from rosweb.core.guard import GuardedRobot
 from rosweb.core.parts import RobotParts
 from rosweb.core.policy import LOCAL, Caller, Policy
@@ -47,6 +48,12 @@ def _open_backend(url: str, settings: Mapping[str, Any]) -> tuple[Graph, Control
         except BaseException:
             graph.close()
             raise
+    if urlsplit(url).scheme in ("mqtt", "mqtts"):  # a fleet: the robots keep their own control
+        from rosweb.control.fleet import FleetControl
+        from rosweb.graph.mqtt import FleetGraph
+
+        fleet = FleetGraph(url, dict(settings))
+        return fleet, FleetControl(fleet)
     return connect(url), None
 
 
@@ -127,6 +134,12 @@ class Robot:
     def control_is_local(self) -> bool:
         """False when the control lives in the agent process (``agent://``)."""
         return self._owns_control
+
+    @property
+    def fleet(self) -> FleetPort | None:
+        """The robots of a fleet backend (``mqtt://``), None for a single robot."""
+        control = self._parts.control
+        return control if isinstance(control, FleetPort) else None
 
     @property
     def may_block(self) -> bool:

@@ -44,9 +44,17 @@ def _agent(url: str) -> Graph:
     return AgentGraph(url)
 
 
+def _mqtt(url: str) -> Graph:
+    from rosweb.graph.mqtt import FleetGraph
+
+    return FleetGraph(url)
+
+
 #: URL scheme -> factory. Backends import lazily so a missing optional dependency (rospy)
 #: only matters when its scheme is asked for.
-BACKENDS: dict[str, Callable[[str], Graph]] = {"sim": _sim, "ros1": _ros1, "agent": _agent}
+BACKENDS: dict[str, Callable[[str], Graph]] = {
+    "sim": _sim, "ros1": _ros1, "agent": _agent, "mqtt": _mqtt, "mqtts": _mqtt,
+}  # fmt: skip
 
 
 def connect(url: str = "sim://") -> Graph:

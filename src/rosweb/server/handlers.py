@@ -38,6 +38,10 @@ class DecodedPath(tornado.routing.PathMatches):
         return {"path_args": args, "path_kwargs": {}}
 
 
+#: a fleet server's scope of one robot (see rosweb.web.fleet): same handlers under it
+FLEET_SCOPE = r"(?:/robots/[A-Za-z][A-Za-z0-9_-]{0,62})?"
+
+
 def _route(pattern: str, handler: Any, kwargs: dict[str, Any]) -> tornado.routing.Rule:
     return tornado.routing.Rule(DecodedPath(re.compile(pattern + "$").pattern), handler, kwargs)
 
@@ -49,10 +53,11 @@ def tornado_handlers(app: Flask) -> list[Any]:
         return []
     stall = app.config["ROSWEB_WS_STALL_TIMEOUT"]
     options = {"state": state, "stall_timeout": stall}
+    scope = FLEET_SCOPE if state.robot.fleet is not None else ""  # /robots/<name>/... too
     return [
-        _route(app.config["ROSWEB_BRIDGE_PATH"], BridgeWebSocket, options),
-        _route(r"/api/topics/(.+)/events", SseHandler, options),
-        _route(r"/stream/(.+)\.mjpg", MjpegHandler, options),
+        _route(scope + app.config["ROSWEB_BRIDGE_PATH"], BridgeWebSocket, options),
+        _route(scope + r"/api/topics/(.+)/events", SseHandler, options),
+        _route(scope + r"/stream/(.+)\.mjpg", MjpegHandler, options),
     ]
 
 

@@ -9,6 +9,7 @@ from flask import Flask
 
 from rosweb.graph import Graph
 from rosweb.web.extension import RosWeb
+from rosweb.web.fleet import register_fleet
 from rosweb.web.ui import register_ui
 
 __all__ = ["create_app"]
@@ -25,4 +26,5 @@ def create_app(config: Mapping[str, Any] | None = None, *, graph: Graph | None =
     app.config.update(config or {})
     RosWeb(app, graph=graph)
     register_ui(app)  # the browser UI at /
+    register_fleet(app)  # the fleet page and each robot's scope, when the backend is mqtt://
     return app

@@ -144,11 +144,25 @@ class Stream:
     inbox: Inbox
     sid: str = field(default_factory=lambda: f"rosweb-client:{next(_ids)}")
     last: float = -1e18  # monotonic time of the last message delivered
+    #: set once the server has the subscription (it answered an op sent after it)
+    active: asyncio.Event = field(default_factory=asyncio.Event)
 
     def op(self) -> str:
         return core.subscribe_op(
             self.sid, self.topic, self.type, self.throttle_rate, self.queue_length
         )
+
+    def probe(self) -> str:
+        """An op the server answers after it has handled ``op()`` (one connection's ops are
+        handled in order): a rosapi ``get_time``, which any role may call."""
+        return json.dumps({"op": "call_service", "service": "/rosapi/get_time",
+                           "id": f"{PROBE}{self.sid}"})  # fmt: skip
+
+
+#: ids of the probes that tell a subscription is active
+PROBE = "active:"
+#: seconds ``subscribe`` waits for the server to have the subscription
+ACTIVE_WAIT = 5.0
 
 
 class Streams:
@@ -176,11 +190,16 @@ class Streams:
         return self._ws is not None
 
     async def add(self, stream: Stream) -> None:
+        """Subscribe; returns once the server has the subscription (a message published after
+        it is received), or after :data:`ACTIVE_WAIT` s or an error."""
         self._streams[stream.sid] = stream
         if self._ws is not None:
             await self._send(self._ws, stream.op())
+            await self._send(self._ws, stream.probe())
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="rosweb-ws")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stream.active.wait(), ACTIVE_WAIT)
 
     async def remove(self, stream: Stream) -> None:
         if self._streams.pop(stream.sid, None) is not None and self._ws is not None:
@@ -216,6 +235,7 @@ class Streams:
                     self._ws = ws
                     for stream in list(self._streams.values()):
                         await self._send(ws, stream.op())
+                        await self._send(ws, stream.probe())
                     async for frame in ws:
                         self._dispatch(frame)
                 error: RosWebError = ClientConnectionError("the server closed the connection")
@@ -243,6 +263,7 @@ class Streams:
     def _fail_all(self, error: RosWebError) -> None:
         for stream in self._streams.values():
             stream.inbox.fail(error)
+            stream.active.set()  # nothing to wait for
         self._streams.clear()
 
     def _dispatch(self, frame: str | bytes) -> None:
@@ -261,9 +282,16 @@ class Streams:
                 if stream.topic == topic and (now - stream.last) * 1000 >= stream.throttle_rate:
                     stream.last = now
                     stream.inbox.deliver(message.get("msg"))
+        elif op == "service_response" and str(message.get("id", "")).startswith(PROBE):
+            active = self._streams.get(str(message["id"])[len(PROBE):])
+            if active is not None:
+                active.active.set()
         elif op == "status" and message.get("level") == "error":
+            if str(message.get("id", "")).startswith(PROBE):
+                return  # a server without rosapi's get_time: the subscription stands
             refused = self._streams.pop(str(message.get("id")), None)
             if refused is None:
                 log.warning("rosweb client: server says: %s", message.get("msg"))
             else:
                 refused.inbox.fail(ServerError(str(message.get("msg")), None, "rosbridge_status"))
+                refused.active.set()

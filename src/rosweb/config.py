@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_BRIDGE_QUEUE_LENGTH": 10,
     "ROSWEB_WS_STALL_TIMEOUT": 10.0,
     "ROSWEB_PARAM_META": {},
+    "ROSWEB_PARAMS": {},
     # -- safety and security
     "ROSWEB_COMMAND_TOPICS": [],
     "ROSWEB_CONTROL_TTL": 30.0,

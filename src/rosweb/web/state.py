@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, request
 
-from rosweb.core import GuardedRobot, Robot
+from rosweb.core import GuardedRobot, Robot, Subscription
 from rosweb.core.bridge import BridgeOptions
 from rosweb.errors import TooBusy
 from rosweb.web.auth import Principal
@@ -35,6 +35,8 @@ class RosWebState:
     )
     #: bound of the REST reads waiting for a first message at once (``?timeout=``)
     max_waiting_reads: int = 8
+    #: the app's own subscribers (``@rw.subscriber``), closed with the robot
+    subscriptions: list[Subscription] = field(default_factory=list)
     _waiting: int = 0
     _closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,6 +66,8 @@ class RosWebState:
             if self._closed:
                 return
             self._closed = True
+        for subscription in self.subscriptions:
+            subscription.close()
         self.robot.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 

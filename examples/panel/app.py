@@ -30,7 +30,7 @@ lock = threading.Lock()
 
 rw.property("/panel/threshold", lambda: settings.threshold,
             lambda value: setattr(settings, "threshold", value),
-            type=float, min=0.1, max=2.0, step=0.05, unit="m",
+            type=float, min=0.1, max=3.0, step=0.05, unit="m",
             description="alarm when an obstacle is closer than this")
 rw.property("/panel/enabled", lambda: settings.enabled,
             lambda value: setattr(settings, "enabled", value), type=bool,

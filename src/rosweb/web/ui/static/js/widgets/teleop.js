@@ -40,7 +40,9 @@ for (const el of found) {
   if (el.dataset.keyboard === "true" && !keyboard) {
     keyboard = true;
     const shown = () => document.visibilityState === "visible";
-    bindKeyboard(drive, shown);
+    // keys drive unless a control of the page has the focus (a slider keeps its arrow keys)
+    const keys = () => shown() && !document.activeElement?.closest("input, select, textarea, [contenteditable]");
+    bindKeyboard(drive, keys);
     bindGamepad(drive, shown, () => {});
   }
   if (el.dataset.speed) drive.setSpeed(Number(el.dataset.speed));

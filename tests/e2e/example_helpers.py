@@ -62,7 +62,9 @@ def serve_example(
 
 
 #: what a page may log when a test makes the server refuse on purpose
-REFUSED = re.compile(r"Failed to load resource: the server responded with a status of (401|403|409|422)")
+REFUSED = re.compile(
+    r"Failed to load resource: the server responded with a status of (401|403|409|422)"
+)
 
 
 @contextmanager

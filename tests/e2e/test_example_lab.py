@@ -43,6 +43,7 @@ def log_in(page: Page, url: str, user: str) -> None:
     page.fill("#login-password", user)
     page.click("#login-submit")
     expect(page.locator("#me")).to_have_text(user)
+    expect(page.locator("[data-rw-widget=lease]")).to_have_attribute("data-rw-bound", "1")
 
 
 def hold(page: Page, selector: str) -> None:

@@ -12,6 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from helpers import wait_for
 
+DASH = "\u2013"  # what a live value shows before its first message
+
 
 @pytest.fixture(scope="module")
 def app_url() -> Iterator[str]:
@@ -35,9 +37,7 @@ def page(browser: Browser, app_url: str, robot: Robot) -> Iterator[Page]:
         yield page
 
 
-def test_a_job_from_the_page_drives_the_robot_through_the_client(
-    page: Page, robot: Robot
-) -> None:
+def test_a_job_from_the_page_drives_the_robot_through_the_client(page: Page, robot: Robot) -> None:
     x = page.locator('[data-rw-widget=value][data-field="pose.pose.position.x"] .rw-value-text')
     expect(x).to_have_text("2.000")  # the start pose, live from /odom
     page.locator("[data-job=patrol]").click()
@@ -50,7 +50,7 @@ def test_a_job_from_the_page_drives_the_robot_through_the_client(
     assert "error" not in last
     wait_for(robot.still, timeout=5)
     assert abs(robot.x() - 2.0) < 0.1  # back where it started
-    expect(x).not_to_have_text("–")
+    expect(x).not_to_have_text(DASH)
 
 
 def test_jobs_queue_is_bounded_and_unknown_jobs_are_refused(robot: Robot, app_url: str) -> None:

@@ -266,9 +266,10 @@ def test_declared_param_meta_holds_on_every_write_path(own_app: Callable[..., Ow
         "/arm/grip": {"type": "str", "choices": ["open", "closed"]},
     }})  # fmt: skip
     put = requests.put(own.url + "/api/params/arm/gain", json=9, timeout=5)
-    assert "expects a value in [0.0, 5.0], got 9" in assert_error(put, 422, field="/arm/gain")[
-        "message"
-    ]
+    assert (
+        "expects a value in [0.0, 5.0], got 9"
+        in assert_error(put, 422, field="/arm/gain")["message"]
+    )
     put = requests.put(own.url + "/api/params/arm", json={"gain": 9}, timeout=5)
     assert_error(put, 422, field="/arm/gain")
     assert_error(requests.put(own.url + "/api/params/arm/teeth", json=2.5, timeout=5), 422)
@@ -309,9 +310,9 @@ def test_params_table_gives_start_values_to_params_and_properties(
 
 
 def test_a_start_value_out_of_range_stops_the_start(own_app: Callable[..., OwnApp]) -> None:
-    with pytest.raises(ConfigError, match="ROSWEB_PARAMS.*max_linear_speed.*expects a value"):
+    with pytest.raises(ConfigError, match=r"ROSWEB_PARAMS.*max_linear_speed.*expects a value"):
         own_app({"ROSWEB_PARAMS": {"/robot/max_linear_speed": 9}})
-    with pytest.raises(ConfigError, match="ROSWEB_PARAMS.*/app/threshold"):
+    with pytest.raises(ConfigError, match=r"ROSWEB_PARAMS.*/app/threshold"):
         own_app({"ROSWEB_PARAMS": {"/app/threshold": 2}})
 
 

@@ -63,6 +63,7 @@ bench: $(VENV)/.installed-test system-deps
 	$(BIN)/python bench/bench_mjpeg.py
 	$(BIN)/python bench/bench_bridge.py
 	$(BIN)/python bench/bench_agent.py
+	$(BIN)/python bench/bench_properties.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -24,6 +24,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/rosweb run --host $(HOST) --port $(PORT)
 
+# the examples (examples/*/app.py), each your own Flask app with a robot inside
+example-%: $(VENV)/.installed
+	$(BIN)/flask --app examples/$*/app.py run --host $(HOST) --port $(PORT)
+
 # Debian packages the tests need (real ROS 1: rospy, a master, the command-line tools);
 # installed with apt-get when missing, as root.
 APT_PACKAGES := python3-rospy python3-rosmaster python3-rostopic python3-rosservice \
@@ -60,6 +64,7 @@ bench: $(VENV)/.installed-test system-deps
 	$(BIN)/python bench/bench_bridge.py
 	$(BIN)/python bench/bench_agent.py
 	$(BIN)/python bench/bench_video.py
+	$(BIN)/python bench/bench_properties.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

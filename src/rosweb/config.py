@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_PARAM_META": {},
     "ROSWEB_GOAL_TOPIC": "/move_base_simple/goal",
     "ROSWEB_EVENT_LOG_SIZE": 500,
+    "ROSWEB_PARAMS": {},
     # -- safety and security
     "ROSWEB_COMMAND_TOPICS": [],
     "ROSWEB_CONTROL_TTL": 30.0,

@@ -83,7 +83,8 @@ def test_your_code_obeys_the_estop_and_the_lease(own_app: tuple[Flask, RosWeb, S
         assert all(m["linear"]["x"] == 0.0 for m in inbox.items)
     robot.clear_estop()
     # someone else holds the lease: the app's own code waits its turn like anyone
-    other = app.extensions["rosweb"].robot.bind(Caller("alice", "operator", "tab1"))
+    # (with users configured: without any, every caller is the one operator "anonymous")
+    other = app.extensions["rosweb"].robot.bind(Caller("alice", "operator", "tab1", "token"))
     other.teleop("forward")
     with pytest.raises(LeaseHeld):
         robot.drive({"linear": {"x": 0.1}})

@@ -116,8 +116,9 @@ def test_every_route_refuses_too_low_a_role(secure: LiveServer) -> None:
 
 def test_public_routes_are_only_the_login_assets_and_the_spec(secure: LiveServer) -> None:
     assert {
-        "rosweb_auth.login", "rosweb_auth.login_form", "rosweb_ui.static", "static",
-        "rosweb_api.index", "rosweb_api.openapi", "rosweb_bridge",
+        "rosweb_auth.login", "rosweb_auth.login_form", "rosweb_ui.static",
+        "rosweb_widgets.static", "static", "rosweb_api.index", "rosweb_api.openapi",
+        "rosweb_bridge",
     } == PUBLIC_ENDPOINTS  # fmt: skip
     assert REQUIREMENTS == {
         "rosweb_api.estop_engage": {"POST": "viewer"},

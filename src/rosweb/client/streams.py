@@ -283,7 +283,7 @@ class Streams:
                     stream.last = now
                     stream.inbox.deliver(message.get("msg"))
         elif op == "service_response" and str(message.get("id", "")).startswith(PROBE):
-            active = self._streams.get(str(message["id"])[len(PROBE):])
+            active = self._streams.get(str(message["id"])[len(PROBE) :])
             if active is not None:
                 active.active.set()
         elif op == "status" and message.get("level") == "error":

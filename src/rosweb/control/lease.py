@@ -62,8 +62,10 @@ class Lease:
             if holder is not None and holder != who and not force:
                 age = time.time() - self._since
                 raise LeaseHeld(
-                    f"{holder.user} is driving (for {age:.0f} s); ask them, wait "
-                    f"{self.ttl:.0f} s after their last command, or have an admin take over",
+                    f"{holder.user} is driving (for {age:.0f} s); ask them to release it "
+                    f"(DELETE /api/control), wait {self.ttl:.0f} s after their last command, or "
+                    'have an admin take it over (POST /api/control {"force": true}) or release '
+                    "it (DELETE /api/control?force=true)",
                     holder.key,
                 )
             if holder != who:

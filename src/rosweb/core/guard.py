@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rosweb.control import TWIST
+from rosweb.control import TWIST, Operator
 from rosweb.core import insight
+from rosweb.core.parammap import ParamMap
 from rosweb.core.parts import RobotParts
 from rosweb.core.policy import Caller
 from rosweb.core.subscription import Subscription
@@ -32,7 +33,10 @@ from rosweb.graph import Handle, ServiceHandler, normalize_name
 from rosweb.hub import Consumer, Envelope
 from rosweb.messages import Message, TypeStore, describe, from_json, public_name
 
-__all__ = ["GuardedRobot"]
+__all__ = ["ONE_OPERATOR", "GuardedRobot"]
+
+#: the operator every caller is when there are no users (authentication off)
+ONE_OPERATOR = Operator("anonymous")
 
 
 class GuardedRobot:
@@ -46,12 +50,22 @@ class GuardedRobot:
         self.caller = caller
         self.who = {**caller.describe(), "remote": remote, "path": via or caller.via}
         self._trusted = caller.via == "local"
+        #: who drives, for the lease: without users, every caller (browser tabs, curl, the CLI,
+        #: scripts, the app's own code) is the one operator ``anonymous``
+        self._seat = ONE_OPERATOR if parts.one_operator and caller.via in ("open", "local") \
+            else caller.operator  # fmt: skip
         self._visible: dict[tuple[str, str], bool] = {}
 
     def __repr__(self) -> str:
         return f"<GuardedRobot {self._parts.url} as {self.caller.user} ({self.caller.role})>"
 
     # -- checks ---------------------------------------------------------------------------------
+
+    @property
+    def operator(self) -> str:
+        """The key the control lease knows this caller by (``alice/tab-1``; ``anonymous`` for
+        everyone when there are no users)."""
+        return self._seat.key
 
     def require(self, role: str, what: str) -> None:
         """PermissionDenied unless the caller's role is at least ``role``."""
@@ -228,7 +242,7 @@ class GuardedRobot:
         max_linear, max_angular = self._parts.policy.limits(self.caller)
         try:
             sent: Message = self._control.drive(
-                topic, twist, user=self.caller.user, client=self.caller.client,
+                topic, twist, user=self._seat.user, client=self._seat.client,
                 max_linear=max_linear, max_angular=max_angular,
             )  # fmt: skip
         except Exception as err:
@@ -254,7 +268,7 @@ class GuardedRobot:
         max_linear, max_angular = self._parts.policy.limits(self.caller)
         try:
             sent: Message = self._control.command(
-                command, speed, user=self.caller.user, client=self.caller.client,
+                command, speed, user=self._seat.user, client=self._seat.client,
                 max_linear=max_linear, max_angular=max_angular,
             )  # fmt: skip
         except Exception as err:
@@ -274,7 +288,7 @@ class GuardedRobot:
 
     def disconnected(self) -> None:
         """This caller's connection is gone: if they were driving, the robot stops now."""
-        self._control.disconnected(self.caller.user, self.caller.client)
+        self._control.disconnected(self._seat.user, self._seat.client)
 
     # -- services -------------------------------------------------------------------------------
 
@@ -307,8 +321,14 @@ class GuardedRobot:
 
     # -- parameters -----------------------------------------------------------------------------
 
+    @property
+    def params(self) -> ParamMap:
+        """The parameters (and properties) as a mapping: ``robot.params["/a/b"] = 0.5``."""
+        return ParamMap(self)
+
     def param_names(self) -> list[str]:
-        return [n for n in self._graph.param_names() if self.visible("param", n)]
+        """The parameter names this caller may see: the backend's and the app's properties."""
+        return [n for n in self._parts.param_names() if self.visible("param", n)]
 
     def param_meta(self) -> dict[str, dict[str, Any]]:
         meta = self._parts.param_meta()
@@ -316,13 +336,13 @@ class GuardedRobot:
 
     def get_param(self, name: str) -> Any:
         self.see("param", name)
-        return self._parts.policy.prune(self.caller, name, self._graph.get_param(name))
+        return self._parts.policy.prune(self.caller, name, self._parts.get_param(name))
 
     def _write_param(self, name: str) -> None:
         """A write or delete of ``name`` touches every name under it too: each must be exposed."""
         self.write("param", name)
         prefix = normalize_name(name).rstrip("/") + "/"
-        for other in self._graph.param_names():
+        for other in self._parts.param_names():
             if other.startswith(prefix) and not self.visible("param", other):
                 raise PermissionDenied(f"param {other} (under {name}) is not exposed to role "
                                        f"{self.caller.role}")  # fmt: skip
@@ -337,14 +357,14 @@ class GuardedRobot:
         for leaf, _item in leaves:  # new names under the namespace are checked too
             self.see("param", leaf)
         for leaf, item in leaves:
-            self._graph.set_param(leaf, item)
+            self._parts.set_leaf(leaf, item)
         self._record("set_param", name, value=value)
         return self.get_param(name)
 
     def delete_param(self, name: str) -> None:
         name = normalize_name(name)
         self._write_param(name)
-        self._graph.delete_param(name)
+        self._parts.delete_param(name)
         self._record("delete_param", name)
 
     # -- control lease, e-stop ------------------------------------------------------------------
@@ -356,14 +376,14 @@ class GuardedRobot:
     def acquire(self, force: bool = False) -> dict[str, Any]:
         self.require("admin" if force else "operator", "taking over control" if force else
                      "taking control")  # fmt: skip
-        state = self._control.acquire(user=self.caller.user, client=self.caller.client, force=force)
+        state = self._control.acquire(user=self._seat.user, client=self._seat.client, force=force)
         self._record("acquire", "control", force=force)
         return state
 
     def release(self, force: bool = False) -> bool:
         self.require("admin" if force else "operator", "releasing control")
         released = self._control.release(
-            user=self.caller.user, client=self.caller.client, force=force
+            user=self._seat.user, client=self._seat.client, force=force
         )
         self._record("release", "control", force=force, released=released)
         return released

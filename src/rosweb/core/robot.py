@@ -10,13 +10,18 @@ caller, which checks and records everything that caller does.
 ``Robot.from_settings(settings)`` makes the backend ``ROSWEB_BACKEND`` names; with
 ``agent://ADDRESS`` the node and the control live in the agent process, and the Robot (and
 everything above it) works the same.
+
+:meth:`Robot.add_property` makes one of your Python values a parameter (see
+:mod:`rosweb.core.properties`). ``ROSWEB_PARAMS`` (the ``[params]`` table of the config) gives
+parameters and properties their values at start, so a restart restores them: the backend's at
+once, a property's when it is registered.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +33,8 @@ from rosweb.core.fleet import FleetPort
 from rosweb.core.guard import GuardedRobot
 from rosweb.core.parts import RobotParts
 from rosweb.core.policy import LOCAL, Caller, Policy
+from rosweb.core.properties import Getter, Properties, Property, Setter
+from rosweb.errors import ConfigError, NotFoundError, RosWebError
 from rosweb.graph import Graph, connect, normalize_name
 from rosweb.hub import Hub
 
@@ -96,6 +103,8 @@ class Robot:
                 normalize_name(name): dict(info) for name, info in cfg["ROSWEB_PARAM_META"].items()
             },
             motion_services=[normalize_name(s) for s in cfg["ROSWEB_MOTION_SERVICES"]],
+            properties=Properties(),
+            one_operator=not cfg["ROSWEB_USERS"],
         )
         #: the camera's JPEG encoders, one per (topic, quality, width), shared by every viewer
         self.camera = self._parts.camera
@@ -105,6 +114,14 @@ class Robot:
         self._lock = threading.Lock()
         #: the robot as the app's own code uses it: trusted with every name, guarded for motion
         self.local = self.bind(LOCAL)
+        #: the app's own values as parameters (:meth:`add_property`)
+        self.properties = self._parts.properties
+        self._made: set[str] = set()  # backend params ROSWEB_PARAMS created (a property may claim)
+        try:
+            self._restore(cfg["ROSWEB_PARAMS"])
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def from_settings(
@@ -127,6 +144,64 @@ class Robot:
         """The robot as ``caller`` may use it (``remote``: their address, ``via``: the path,
         e.g. ``rest``, ``ws``, ``sse``, for the audit log)."""
         return GuardedRobot(self._parts, caller, remote, via)
+
+    # -- parameters: initial values, properties -------------------------------------------------
+
+    def _restore(self, values: Mapping[str, Any]) -> None:
+        """Give parameters the values of ``ROSWEB_PARAMS``: the backend's now, properties' when
+        they are registered (a backend param made here for a name a property then claims is
+        removed again)."""
+        leaves = dict(_leaves(values))
+        self.properties.expect(leaves)
+        self.properties.on_add(self._claimed)
+        graph = self._parts.graph
+        for name, value in leaves.items():
+            try:
+                for made in (name, *_namespaces(name)):
+                    try:
+                        graph.get_param(made)
+                    except NotFoundError:
+                        self._made.add(made)
+                self.local.set_param(name, value)
+            except RosWebError as err:
+                raise ConfigError(f"ROSWEB_PARAMS: {err}") from err
+
+    def _claimed(self, prop: Property) -> None:
+        """A property took a name ROSWEB_PARAMS had made on the backend: remove it there (and
+        the namespaces made for it, once empty)."""
+        if prop.name not in self._made:
+            return
+        graph = self._parts.graph
+        try:
+            graph.delete_param(prop.name)
+            for namespace in _namespaces(prop.name):
+                if namespace in self._made and graph.get_param(namespace) == {}:
+                    graph.delete_param(namespace)
+        except RosWebError as err:
+            log.debug("cleaning %s up: %s", prop.name, err)
+
+    def add_property(
+        self,
+        name: str,
+        getter: Getter,
+        setter: Setter | None = None,
+        *,
+        type: type | str = float,
+        min: float | None = None,
+        max: float | None = None,
+        step: float | None = None,
+        unit: str = "",
+        description: str = "",
+        choices: Iterable[Any] | None = None,
+    ) -> Property:
+        """Make one of your values the parameter ``name``: read with ``getter()``, written with
+        ``setter(value)`` (None: read-only) after the checks of ``type`` (float, int, bool,
+        str), ``min``/``max`` and ``choices`` (see :class:`~rosweb.core.properties.Property`)."""
+        prop = Property(
+            name, getter, setter, type=type, min=min, max=max, step=step, unit=unit,
+            description=description, choices=choices,
+        )  # fmt: skip
+        return self.properties.add(prop)
 
     # -- what every caller shares ---------------------------------------------------------------
 
@@ -178,3 +253,22 @@ class Robot:
 
     def __repr__(self) -> str:
         return f"<Robot {self.url}>"
+
+
+def _leaves(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"robot": {"max_linear_speed": 0.5}, "/a/b": 1}`` -> ``[("/robot/max_linear_speed",
+    0.5), ("/a/b", 1)]``: tables are namespaces, keys may hold slashes."""
+    out: list[tuple[str, Any]] = []
+    for key, value in values.items():
+        name = normalize_name(f"{prefix}/{str(key).strip('/')}")
+        if isinstance(value, dict) and value:
+            out.extend(_leaves(value, name))
+        else:
+            out.append((name, value))
+    return out
+
+
+def _namespaces(name: str) -> list[str]:
+    """``/a/b/c`` -> ``["/a/b", "/a"]``: the namespaces holding ``name``, deepest first."""
+    parts = name.strip("/").split("/")[:-1]
+    return ["/" + "/".join(parts[:end]) for end in range(len(parts), 0, -1)]

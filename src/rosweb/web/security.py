@@ -72,6 +72,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "rosweb_auth.login",
         "rosweb_auth.login_form",
         "rosweb_ui.static",
+        "rosweb_widgets.static",
         "static",
         "rosweb_api.index",
         "rosweb_api.openapi",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, request
 
-from rosweb.core import GuardedRobot, Robot
+from rosweb.core import GuardedRobot, Robot, Subscription
 from rosweb.core.bridge import BridgeOptions
 from rosweb.errors import TooBusy
 from rosweb.web.auth import Principal
@@ -38,6 +38,8 @@ class RosWebState:
     max_waiting_reads: int = 8
     #: run first on close, last added first (video: inputs, WebRTC)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: the app's own subscribers (``@rw.subscriber``), closed with the robot
+    subscriptions: list[Subscription] = field(default_factory=list)
     _waiting: int = 0
     _closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -69,6 +71,8 @@ class RosWebState:
             self._closed = True
         for close in reversed(self.closers):
             close()
+        for subscription in self.subscriptions:
+            subscription.close()
         self.robot.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 

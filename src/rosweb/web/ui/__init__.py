@@ -156,6 +156,8 @@ def index() -> str:
         "auth": auth,
         "csrf_token": csrf_token,
         "control": state.robot.local.control_state(),
+        # the lease's key for this page when every caller is one operator (no users)
+        "operator": None if auth else state.bind(principal).operator,
     }
     return render_template(
         "rosweb/index.html",

@@ -13,7 +13,8 @@ export class Control extends EventTarget {
     super();
     /** The server's answer: {holder, user, since, expires_in, ttl, estop: {by, since} | null, moving} */
     this.state = config.control;
-    this.me = `${config.user}/${tabId}`; // the lease holder's key when it is this tab
+    // the lease holder's key when it is this tab (without users, every client is "anonymous")
+    this.me = config.operator || `${config.user}/${tabId}`;
     this.offline = false;
     this._timer = null;
     this._polling = false;

@@ -1,7 +1,7 @@
 // The plot macro: numeric fields of a topic over the last seconds (uPlot, vendored), live over the
 // page's WebSocket.
 
-import { TopicPlot } from "../plot.js";
+import { TopicPlot } from "./topicplot.js";
 import { ros, widgets } from "./page.js";
 
 for (const el of widgets("plot")) {

@@ -16,13 +16,16 @@ from reliability.procs import Served, clean_env
 def module_servers(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., Served]]:
-    """``start(*args, kind="rosweb", **env)``: a server for the whole module (killed after it),
+    """``start(*args, kind="rosweb", headers=None, **env)``: a server for the whole module (killed after it),
     with an e-stop latch file of its own (never the user's)."""
     started: list[subprocess.Popen[str]] = []
     state = str(tmp_path_factory.mktemp("state"))
 
-    def start(*args: str, kind: str = "rosweb", **env: str) -> Served:
-        return Served(started, *args, kind=kind, env=clean_env(XDG_STATE_HOME=state, **env))
+    def start(
+        *args: str, kind: str = "rosweb", headers: dict[str, str] | None = None, **env: str
+    ) -> Served:
+        return Served(started, *args, kind=kind, headers=headers,
+                      env=clean_env(XDG_STATE_HOME=state, **env))  # fmt: skip
 
     yield start
     for proc in started:

@@ -16,8 +16,8 @@ from reliability.procs import Served, clean_env
 def module_servers(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., Served]]:
-    """``start(*args, kind="rosweb", headers=None, **env)``: a server for the whole module (killed after it),
-    with an e-stop latch file of its own (never the user's)."""
+    """``start(*args, kind="rosweb", headers=None, **env)``: a server for the whole module
+    (killed after it), with an e-stop latch file of its own (never the user's)."""
     started: list[subprocess.Popen[str]] = []
     state = str(tmp_path_factory.mktemp("state"))
 

@@ -5,7 +5,7 @@ and huge integers, what a viewer's health lists, tokens in the access log, logou
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ ROOT = {"Authorization": "Bearer root-token"}  # admin
 @pytest.fixture(scope="module")
 def server(
     module_servers: Callable[..., Served], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
+) -> Served:
     from rosweb.web.auth import hash_password, hash_token
 
     config = Path(tmp_path_factory.mktemp("config")) / "rosweb.toml"
@@ -37,7 +37,7 @@ def server(
         '[roles.operator]\ndeny_params = ["/robot/max_*"]\n'
         '[roles.viewer]\ndeny_topics = ["/scan"]\n'
     )
-    yield module_servers("--config", str(config), headers=ROOT)
+    return module_servers("--config", str(config), headers=ROOT)
 
 
 def ws(server: Served, token: str) -> websocket.WebSocket:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -97,11 +96,11 @@ def test_sim_latched_messages_of_rosweb_and_of_a_peer_reach_late_subscribers(
 @pytest.fixture(params=["single", "workers"])
 def ros1_run(
     request: pytest.FixtureRequest, ros_master: RosMaster, processes: list[subprocess.Popen[str]]
-) -> Iterator[Served]:
+) -> Served:
     env = clean_env(ROS_MASTER_URI=ros_master.uri, ROS_IP="127.0.0.1")
     workers = ["--workers", "2"] if request.param == "workers" else []
     node = f"/rosweb_latch_{request.param}"
-    yield Served(processes, *workers, "--backend", f"ros1://?node={node}", env=env)
+    return Served(processes, *workers, "--backend", f"ros1://?node={node}", env=env)
 
 
 def rostopic_pub_latched(

@@ -171,6 +171,8 @@ def test_agent_kill_under_a_moving_robot_stops_it_and_keeps_the_estop(
         second, killed = kill_agent(server)
         wait_for(lambda: agent_pid(server.pid) not in (None, second) and health(server) == 200,
                  timeout=30, interval=0.05)  # fmt: skip
+        # both workers are back in session (a connection lands on either)
+        wait_for(lambda: all(health(server) == 200 for _ in range(6)), timeout=20)
         state = server.get("/api/estop").json()
         assert state["estop"] is not None, state
         refused = server.post("/api/teleop", {"command": "forward"})

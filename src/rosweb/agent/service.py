@@ -16,8 +16,8 @@ lost; on one connection the reply and the first messages keep their order. The c
 per worker per message (the payload is encoded once), measured in bench/bench_agent.py.
 
 Latched messages: a new backend subscription replays them (sim, ROS 1). A second worker joining
-a topic already subscribed gets the last message published *latched through the agent* again;
-one latched by an outside ROS node (map_server) reaches it only with the next message.
+a topic already subscribed gets the topic's last message again when it came from a latched
+publisher (an outside ROS node such as map_server, or one publishing through the agent).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class _Feed:
     handle: Handle | None = None
     wanted: dict[bytes, set[int]] = field(default_factory=dict)  # worker -> its hids
     targets: tuple[bytes, ...] = ()  # the workers, for the delivery thread (replaced whole)
+    latched: bytes | None = None  # the last message, when a latched publisher sent it
 
 
 class GraphService:
@@ -99,7 +100,7 @@ class GraphService:
                 if type_name and type_name != feed.type:
                     raise TypeMismatchError(f"topic {topic} has type {feed.type}, not {type_name}")
                 self._want(feed, peer, hid)
-                latched = self._latched.get(topic)
+                latched = feed.latched or self._latched.get(topic)
                 if latched is not None:  # the backend replays it only to a new subscription
                     self._server.send_data([peer], _key(topic, hid), latched)
                 return feed.type
@@ -113,6 +114,7 @@ class GraphService:
                     self.encode_errors += 1
                     log.exception("agent: cannot encode a message of %s", topic)
                     return
+                feed.latched = payload if self._latched_now(topic) else None
                 self._server.send_data(feed.targets, topic.encode(), payload)
 
             try:
@@ -125,6 +127,12 @@ class GraphService:
             with self._lock:
                 self._feeds[topic] = feed
             return feed.type
+
+    def _latched_now(self, topic: str) -> bool:
+        try:
+            return self.graph.latched(topic)
+        except Exception:  # a backend that cannot tell: nothing is replayed
+            return False
 
     def _want(self, feed: _Feed, peer: bytes, hid: int) -> None:
         with self._lock:

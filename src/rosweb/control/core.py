@@ -16,8 +16,10 @@ It implements :class:`~rosweb.control.port.ControlPort`: its methods take plain 
 numbers, dicts), so the agent process serves the same object to several web workers (with
 ``rosweb run --workers N`` the lease, the e-stop and the deadman live in the agent, one for all).
 
-A new Control publishes a zero Twist on every command topic first: a restarted server or agent
-takes over a robot that may still be moving on the last command of the process that died.
+A new Control publishes a zero Twist on every command topic first, and again at the e-stop rate
+for :data:`STARTUP_STOPS` seconds until someone drives: a restarted server or agent takes over a
+robot that may still be moving on the last command of the process that died, and a middleware
+that connects subscribers to a new publisher after a while (ROS 1) would lose a single stop.
 """
 
 from __future__ import annotations
@@ -38,9 +40,12 @@ from rosweb.errors import EStopEngaged, ValidationError
 from rosweb.graph import Graph, normalize_name
 from rosweb.messages import Message, default
 
-__all__ = ["Control"]
+__all__ = ["STARTUP_STOPS", "Control"]
 
 log = logging.getLogger(__name__)
+
+#: seconds a new Control keeps publishing stops (at the e-stop rate) unless someone drives
+STARTUP_STOPS = 3.0
 
 
 class Control:
@@ -85,6 +90,9 @@ class Control:
         self._lock = threading.RLock()
         self._estop_wake = threading.Event()
         self._closed = False
+        #: until when the start-up stops repeat, and whether a motion was published since start
+        self._startup_until = time.monotonic() + STARTUP_STOPS
+        self._driven = False
         self._estop_thread = threading.Thread(
             target=self._repeat_stop, name="rosweb-estop", daemon=True
         )
@@ -157,6 +165,7 @@ class Control:
             taken_from = self.lease.acquire(who)
             if taken_from is not None:  # the lease had expired: nothing was moving for it
                 log.info("control: %s took the lease (was %s)", who, taken_from)
+            self._driven = True  # a driver took over: the start-up stops end
             return teleop.drive(limits.clamp(twist))
 
     def command(
@@ -229,16 +238,23 @@ class Control:
         return self.state()
 
     def _repeat_stop(self) -> None:
+        """Zero Twists at the e-stop rate while the e-stop is engaged, and at start-up."""
         while not self._closed:
-            if self._estop is None:
+            starting = self._startup_until > time.monotonic()
+            if self._estop is None and not starting:
                 self._estop_wake.wait()
                 self._estop_wake.clear()
                 continue
-            try:
-                for teleop in self._teleops.values():
-                    self.graph.publish(teleop.topic, TWIST, self._zero)
-            except Exception:
-                log.exception("e-stop could not publish a stop")
+            with self._lock:  # a drive cannot slip between this check and the stop
+                if self._estop is None and self._driven:
+                    self._startup_until = 0.0
+                    continue
+                try:
+                    for teleop in self._teleops.values():
+                        self.graph.publish(teleop.topic, TWIST, self._zero)
+                except Exception:
+                    if self._estop is not None:
+                        log.exception("e-stop could not publish a stop")
             time.sleep(1.0 / self.estop_rate if self.estop_rate > 0 else 0.1)
 
     # -- state ----------------------------------------------------------------------------------

@@ -99,6 +99,7 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
                 unsent = 0  # bytes handed to the socket since it last caught up
                 for frame in frames:
                     written = self.write_message(frame, binary=isinstance(frame, bytes))
+                    written.add_done_callback(_retrieved)  # a close fails the unawaited ones
                     unsent += len(frame)
                     if unsent > BUFFER_LIMIT:
                         await asyncio.wait_for(written, self.stall_timeout)
@@ -134,3 +135,10 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
     def on_close(self) -> None:
         if self.session is not None:  # closing stops a driver's robot: a backend call, off the loop
             self._serial.finish(self.session.close)
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """Take a write's outcome: a connection that closed under a burst fails every write of it,
+    and only the last is awaited (the others would be logged as never retrieved)."""
+    if not future.cancelled():
+        future.exception()

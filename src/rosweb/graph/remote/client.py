@@ -268,6 +268,10 @@ class RpcClient:
         if fresh and not self._establishing:
             if self._ready.is_set():
                 log.warning("the agent at %s restarted: starting a new session", self.address)
+            if self.instance is not None and pong.get("instance") != self.instance:
+                # a new agent never answers what was sent to the one that died: fail at once
+                # (a kill and a restart quicker than DEAD_AFTER left them to their timeout)
+                self._fail_pending(f"the agent at {self.address} restarted")
             self._ready.clear()
             self._establishing = True
             self._pool.submit(self._establish)

@@ -38,6 +38,12 @@ def _ros1(url: str) -> Graph:
     return Ros1Graph(url)
 
 
+def _ros2(url: str) -> Graph:
+    from rosweb.graph.ros2 import Ros2Graph
+
+    return Ros2Graph(url)
+
+
 def _agent(url: str) -> Graph:
     from rosweb.agent import AgentGraph
 
@@ -47,6 +53,7 @@ def _agent(url: str) -> Graph:
 #: URL scheme -> factory. Backends import lazily so a missing optional dependency (rospy)
 #: only matters when its scheme is asked for.
 BACKENDS: dict[str, Callable[[str], Graph]] = {"sim": _sim, "ros1": _ros1, "agent": _agent}
+BACKENDS["ros2"] = _ros2
 
 
 def connect(url: str = "sim://") -> Graph:

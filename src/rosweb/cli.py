@@ -15,6 +15,7 @@ import click
 from rosweb import __version__, config
 from rosweb.client.cli import register as register_client_commands
 from rosweb.errors import RosWebError
+from rosweb.simcli import register as register_sim_command
 
 __all__ = ["cli", "main"]
 
@@ -134,6 +135,7 @@ def run(
 
 # the commands against a running server: topics, echo, pub, call, param, teleop
 register_client_commands(cli)
+register_sim_command(cli)
 
 
 @cli.group()

@@ -21,7 +21,7 @@ __all__ = ["register"]
               help="ros2:// URL of the robot's node: router, domain, distro "
                    "(e.g. 'ros2://?router=embedded' to start the router here).")  # fmt: skip
 @click.option("--stamped", is_flag=True,
-              help="Take geometry_msgs/msg/TwistStamped on /cmd_vel (as Nav2 on Jazzy).")  # fmt: skip
+              help="Take geometry_msgs/msg/TwistStamped on /cmd_vel (Nav2 on Jazzy).")  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))  # fmt: skip
 def sim(ros2: bool, url: str, stamped: bool, log_level: str) -> None:

@@ -3,7 +3,8 @@
 The same world and robot as ``sim://`` (:class:`~rosweb.graph.sim.robot.SimRobot`), on a
 :class:`Ros2Graph` whose node is ``/robot``: it subscribes ``/cmd_vel``
 (``geometry_msgs/msg/Twist``, or ``TwistStamped`` with ``stamped=True``, as Jazzy's Nav2 sends),
-publishes ``/odom``, ``/scan``, ``/camera/image_raw`` and ``/battery`` with ROS 2 headers, declares its parameters on its node
+publishes ``/odom``, ``/scan``, ``/camera/image_raw`` and ``/battery`` with ROS 2 headers, declares
+its parameters on its node
 (``max_linear_speed``, ... with ranges: ``ros2 param describe /robot max_linear_speed``; to
 rosweb, ``/robot/max_linear_speed``) and provides ``/reset`` and ``/robot/headlights``.
 """

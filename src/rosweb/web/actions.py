@@ -95,7 +95,8 @@ class Actor:
         """Publish; a Twist on a command topic goes through the control (may be clamped)."""
         self.write("topic", topic)
         control = self.state.control
-        if type_name == TWIST and control.is_command_topic(topic):
+        types = self.state.graph.types  # a ROS 2 graph names it geometry_msgs/msg/Twist
+        if types.canonical(type_name) == types.canonical(TWIST) and control.is_command_topic(topic):
             return self.drive(topic, msg)
         if control.is_command_topic(topic):
             raise PermissionDenied(f"{topic} is a command topic: only {TWIST} may go there")
@@ -106,7 +107,8 @@ class Actor:
     def advertise(self, topic: str, type_name: str) -> None:
         self.write("topic", topic)
         control = self.state.control
-        if control.is_command_topic(topic) and type_name != TWIST:
+        types = self.state.graph.types
+        if control.is_command_topic(topic) and types.canonical(type_name) != types.canonical(TWIST):
             raise PermissionDenied(f"{topic} is a command topic: only {TWIST} may go there")
         self.audit.record(self.who, "advertise", topic, type=type_name)
 

@@ -20,7 +20,7 @@ from rosweb import __version__
 from rosweb.control import COMMANDS
 from rosweb.errors import NotFoundError, RosWebError, TypeMismatchError, ValidationError
 from rosweb.graph import normalize_name
-from rosweb.messages import describe, from_json, public_name, to_json
+from rosweb.messages import describe, from_json, to_json
 from rosweb.web.actions import Actor
 from rosweb.web.errors import ApiError, query_number
 from rosweb.web.extension import get_state
@@ -188,9 +188,10 @@ def publish(topic: str) -> Response:
     actor.write("topic", name)
     asked = request.args.get("type")
     existing = state.graph.topics().get(name)
-    if asked is not None and existing is not None and public_name(asked) != existing:
-        raise TypeMismatchError(f"topic {name} has type {existing}, not {public_name(asked)}")
-    type_name = existing or (public_name(asked) if asked else None)
+    canonical = state.graph.types.canonical  # pkg/Name (ROS 1) or pkg/msg/Name (ROS 2)
+    if asked is not None and existing is not None and canonical(asked) != existing:
+        raise TypeMismatchError(f"topic {name} has type {existing}, not {canonical(asked)}")
+    type_name = existing or (canonical(asked) if asked else None)
     if type_name is None:
         raise ApiError(404, "not_found", f"no topic {name!r}; give ?type= to create it")
     if not state.graph.types.has_message(type_name):
@@ -283,7 +284,8 @@ def types() -> Response:
 
 @api.get("/types/<rosname:type_name>")
 def type_schema(type_name: str) -> Response:
-    return jsonify(describe(get_state().graph.types, public_name(type_name)))
+    store = get_state().graph.types
+    return jsonify(describe(store, store.canonical(type_name)))
 
 
 # -- teleop ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """A whole ROS 2 session with pip alone: ``rosweb run --backend ros2://?router=embedded`` and
-the ROS 2 sim (``rosweb sim --ros2``) as two processes on rosweb's router; and the router going away.
+the ROS 2 sim (``rosweb sim --ros2``) as two processes on rosweb's router; and a router that
+goes away.
 """
 
 from __future__ import annotations

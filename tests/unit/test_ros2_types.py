@@ -64,8 +64,9 @@ def test_stamp_twist_wraps_a_twist_for_a_twist_stamped_topic() -> None:
 
 
 def test_tokens_round_trip_and_attachment() -> None:
+    latched = Qos(transient_local=True, depth=1)
     key = entity_token(0, "abc", 0, 7, "MP", "/", "rosweb", "/robot1/chatter",
-                       "std_msgs::msg::dds_::String_", "RIHS01_x", Qos(transient_local=True, depth=1))  # fmt: skip
+                       "std_msgs::msg::dds_::String_", "RIHS01_x", latched)  # fmt: skip
     assert key == ("@ros2_lv/0/abc/0/7/MP/%/%/rosweb/%robot1%chatter/std_msgs::msg::dds_::String_/"
                    "RIHS01_x/:1:,1:,:,:,,")  # fmt: skip
     entity = parse_token(key)

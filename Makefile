@@ -58,6 +58,7 @@ bench: $(VENV)/.installed-test system-deps
 	$(BIN)/python bench/bench_mjpeg.py
 	$(BIN)/python bench/bench_bridge.py
 	$(BIN)/python bench/bench_agent.py
+	$(BIN)/python bench/bench_ros2.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

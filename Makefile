@@ -65,6 +65,7 @@ bench: $(VENV)/.installed-test system-deps
 	$(BIN)/python bench/bench_agent.py
 	$(BIN)/python bench/bench_video.py
 	$(BIN)/python bench/bench_properties.py
+	$(BIN)/python bench/bench_ros2.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,7 @@ from rosweb import __version__, config
 from rosweb.client.cli import HelpGroup
 from rosweb.client.cli import register as register_client_commands
 from rosweb.errors import RosWebError
+from rosweb.simcli import register as register_sim_command
 
 __all__ = ["cli", "main"]
 
@@ -158,6 +159,7 @@ def run(
 
 # the commands against a running server: topics, echo, pub, call, param, teleop
 register_client_commands(cli)
+register_sim_command(cli)
 
 
 @cli.group()

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from helpers import AgentProcess
+from helpers import AgentProcess, free_port
 from rosweb.graph import Graph, connect
 
 #: backend URLs the suite runs against; each new backend adds itself here. ``agent+URL``: an
@@ -17,6 +17,7 @@ BACKENDS = [
     "ros1://",
     "agent+sim://?robot=0",
     "agent+ros1://?node=/rosweb_agent",
+    "ros2://?router=embedded",  # its own Zenoh router on a free port
 ]
 
 
@@ -43,6 +44,8 @@ def graph(request: pytest.FixtureRequest) -> Iterator[Graph]:
         request.getfixturevalue("ros_master")
     if url.startswith("agent+"):
         url = request.getfixturevalue("agents")(url[len("agent+") :]).url
+    if url.startswith("ros2://?"):
+        url = f"ros2://127.0.0.1:{free_port()}?" + url.partition("?")[2]
     graph = connect(url)
     yield graph
     graph.close()

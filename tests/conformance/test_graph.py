@@ -38,6 +38,18 @@ def msg(graph: Graph, type_name: str, value: dict[str, Any]) -> Message:
     return from_json(graph.types, type_name, value)
 
 
+def named(graph: Graph, type_name: str) -> str:
+    """A type's name as the graph reports it (``pkg/Name`` in ROS 1, ``pkg/msg/Name`` in ROS 2)."""
+    return graph.types.canonical(type_name)
+
+
+def header(graph: Graph, secs: int, nsecs: int, frame_id: str) -> dict[str, Any]:
+    """A std_msgs/Header in the graph's flavour (ROS 2 has no seq, and stamps {sec, nanosec})."""
+    if graph.types.ros2:
+        return {"stamp": {"sec": secs, "nanosec": nsecs}, "frame_id": frame_id}
+    return {"seq": 3, "stamp": {"secs": secs, "nsecs": nsecs}, "frame_id": frame_id}
+
+
 def test_published_message_arrives_unchanged(graph: Graph) -> None:
     topic = unique("chatter")
     inbox = Inbox()
@@ -54,7 +66,7 @@ def test_binary_and_nested_fields_survive(graph: Graph) -> None:
         graph,
         "sensor_msgs/Image",
         {
-            "header": {"seq": 3, "stamp": {"secs": 12, "nsecs": 345}, "frame_id": "cam"},
+            "header": header(graph, 12, 345, "cam"),
             "height": 2, "width": 2, "encoding": "mono8", "step": 2,
             "data": bytes([0, 127, 128, 255]),
         },
@@ -63,14 +75,14 @@ def test_binary_and_nested_fields_survive(graph: Graph) -> None:
         publish_until_received(graph, topic, "sensor_msgs/Image", image, inbox)
     got = inbox.items[0]
     assert got["data"] == bytes([0, 127, 128, 255])
-    assert got["header"]["stamp"] == {"secs": 12, "nsecs": 345}
+    assert got["header"]["stamp"] == header(graph, 12, 345, "cam")["stamp"]
     assert got["header"]["frame_id"] == "cam"
 
 
 def test_topics_list_names_and_types(graph: Graph) -> None:
     topic = unique("listed")
     with graph.advertise(topic, "geometry_msgs/Twist"):
-        wait_for(lambda: graph.topics().get(topic) == "geometry_msgs/Twist")
+        wait_for(lambda: graph.topics().get(topic) == named(graph, "geometry_msgs/Twist"))
 
 
 def test_subscribe_without_type_needs_an_existing_topic(graph: Graph) -> None:
@@ -83,7 +95,7 @@ def test_subscribe_without_type_uses_the_topic_type(graph: Graph) -> None:
     with graph.advertise(topic, "std_msgs/Int32"):
         wait_for(lambda: topic in graph.topics())
         with graph.subscribe(topic, Inbox()) as handle:
-            assert handle.type == "std_msgs/Int32"
+            assert handle.type == named(graph, "std_msgs/Int32")
 
 
 def test_publishing_another_type_is_refused(graph: Graph) -> None:
@@ -127,7 +139,7 @@ def test_service_round_trip(graph: Graph) -> None:
         return {"success": request["data"], "message": "on" if request["data"] else "off"}
 
     with graph.provide_service(name, "std_srvs/SetBool", handler):
-        wait_for(lambda: graph.services().get(name) == "std_srvs/SetBool")
+        wait_for(lambda: graph.services().get(name) == named(graph, "std_srvs/SetBool"))
         assert graph.call_service(name, {"data": True}, timeout=5) == {
             "success": True,
             "message": "on",
@@ -175,7 +187,10 @@ def test_slow_service_times_out(graph: Graph) -> None:
 
 
 def test_params_set_get_list_delete(graph: Graph) -> None:
-    ns = unique("params")
+    # ROS 2 parameters live on nodes: there, the namespace is under rosweb's own node
+    ns = (
+        getattr(graph, "node_name", "") + unique("params") if graph.types.ros2 else unique("params")
+    )
     graph.set_param(f"{ns}/speed", 0.5)
     graph.set_param(f"{ns}/name", "rover")
     graph.set_param(f"{ns}/gains", {"p": 1.0, "i": 0.1})

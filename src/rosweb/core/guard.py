@@ -31,7 +31,7 @@ from rosweb.core.subscription import Subscription
 from rosweb.errors import NotFoundError, PermissionDenied, TypeMismatchError, ValidationError
 from rosweb.graph import Handle, ServiceHandler, normalize_name
 from rosweb.hub import Consumer, Envelope
-from rosweb.messages import Message, TypeStore, describe, from_json, public_name
+from rosweb.messages import Message, TypeStore, describe, from_json
 
 __all__ = ["ONE_OPERATOR", "GuardedRobot"]
 
@@ -88,6 +88,12 @@ class GuardedRobot:
                 self._visible.clear()
         return seen
 
+    def _is_twist(self, type_name: str) -> bool:
+        """Whether ``type_name`` names geometry_msgs/Twist in any accepted form (ROS 2 says
+        ``geometry_msgs/msg/Twist``)."""
+        types = self._graph.types
+        return types.canonical(type_name) == types.canonical(TWIST)
+
     def write(self, kind: str, name: str) -> None:
         self.require("operator", f"writing {kind} {name}")
         self.see(kind, name)
@@ -123,7 +129,7 @@ class GuardedRobot:
 
     def schema(self, type_name: str) -> dict[str, Any]:
         """The JSON description of a message or service type (fields, defaults, constants)."""
-        return describe(self._graph.types, public_name(type_name))
+        return describe(self._graph.types, self._graph.types.canonical(type_name))
 
     def health(self) -> dict[str, Any]:
         """The robot's health report, with only the feeds this caller may see."""
@@ -146,7 +152,7 @@ class GuardedRobot:
         topic (TypeMismatchError if both and they differ, NotFoundError if neither)."""
         name = normalize_name(topic)
         existing = self._parts.topic_type(name)
-        asked = public_name(type_name) if type_name else None
+        asked = self._graph.types.canonical(type_name) if type_name else None
         if asked is not None and existing is not None and asked != existing:
             raise TypeMismatchError(f"topic {name} has type {existing}, not {asked}")
         resolved = existing or asked
@@ -172,7 +178,7 @@ class GuardedRobot:
         resolved = self.resolve_type(name, type_name)
         message = from_json(self._graph.types, resolved, {} if msg is None else msg)
         if self._control.is_command_topic(name):
-            if resolved != TWIST:
+            if not self._is_twist(resolved):
                 raise PermissionDenied(f"{name} is a command topic: only {TWIST} may go there")
             return self._drive(name, message)
         self._graph.publish(name, resolved, message, latch=latch)
@@ -186,7 +192,7 @@ class GuardedRobot:
         self.write("topic", name)
         if not self._graph.types.has_message(type_name):
             raise ValidationError(f"unknown message type {type_name!r}", "type")
-        if self._control.is_command_topic(name) and type_name != TWIST:
+        if self._control.is_command_topic(name) and not self._is_twist(type_name):
             raise PermissionDenied(f"{name} is a command topic: only {TWIST} may go there")
         handle = self._graph.advertise(name, type_name, latch=latch)
         self._record("advertise", name, type=type_name)
@@ -205,8 +211,9 @@ class GuardedRobot:
         subscription to it); close it when done. ``throttle_rate`` in ms."""
         name = normalize_name(topic)
         self.see("topic", name)
+        wanted = self._graph.types.canonical(type_name) if type_name else None  # any ROS 2 form
         return self._hub.consume(
-            name, type_name or None, queue_length=queue_length,
+            name, wanted, queue_length=queue_length,
             throttle_rate=throttle_rate, notify=notify,
         )  # fmt: skip
 

@@ -38,6 +38,12 @@ def _ros1(url: str) -> Graph:
     return Ros1Graph(url)
 
 
+def _ros2(url: str) -> Graph:
+    from rosweb.graph.ros2 import Ros2Graph
+
+    return Ros2Graph(url)
+
+
 def _agent(url: str) -> Graph:
     from rosweb.graph.remote import AgentGraph
 
@@ -53,7 +59,7 @@ def _mqtt(url: str) -> Graph:
 #: URL scheme -> factory. Backends import lazily so a missing optional dependency (rospy)
 #: only matters when its scheme is asked for.
 BACKENDS: dict[str, Callable[[str], Graph]] = {
-    "sim": _sim, "ros1": _ros1, "agent": _agent, "mqtt": _mqtt, "mqtts": _mqtt,
+    "sim": _sim, "ros1": _ros1, "ros2": _ros2, "agent": _agent, "mqtt": _mqtt, "mqtts": _mqtt,
 }  # fmt: skip
 
 

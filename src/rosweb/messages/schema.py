@@ -26,7 +26,9 @@ def _field_doc(f: Field) -> dict[str, Any]:
 
 
 def _message_doc(store: TypeStore, name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {"type_hash": store.type_hash(name)} if store.ros2 else {}
     return {
+        **doc,
         "type": name,
         "md5sum": store.md5sum(name),
         "fields": [_field_doc(f) for f in store.fields(name)],
@@ -49,6 +51,7 @@ def describe(store: TypeStore, name: str) -> dict[str, Any]:
     if store.has_service(name):
         srv = store.service(name)
         return {
+            **({"type_hash": store.type_hash(srv.name)} if store.ros2 else {}),
             "kind": "service",
             "type": srv.name,
             "md5sum": srv.md5sum,

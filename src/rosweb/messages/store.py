@@ -1,9 +1,15 @@
 """The type store: ROS message and service types as plain typed data.
 
-Types come from rosbags' typestore (the ROS 1 Noetic set, no ROS install needed) plus message and
-service definitions registered from their ``.msg`` / ``.srv`` text. Names are public in their ROS 1
-form (``geometry_msgs/Twist``); ``pkg/msg/Name`` is accepted too. Times and durations are the ROS 1
-primitives ``time`` and ``duration``.
+Types come from rosbags' typestores (no ROS install needed) plus message and service definitions
+registered from their ``.msg`` / ``.srv`` text. A store has one flavour, its ``distro``:
+
+- ``noetic`` (the default, ROS 1): names are public in their ROS 1 form (``geometry_msgs/Twist``;
+  ``pkg/msg/Name`` is accepted too); times and durations are the primitives ``time`` and
+  ``duration`` (``{secs, nsecs}``).
+- a ROS 2 distro (``humble``, ``iron``, ``jazzy``, ``kilted``): names are ``pkg/msg/Name`` and
+  ``pkg/srv/Name`` (``pkg/Name`` is accepted too); ``builtin_interfaces/msg/Time`` is a message
+  like any other (``{sec, nanosec}``); ``byte`` and ``char`` are unsigned 8-bit, as rosidl maps
+  them, so ``byte[]`` is binary like ``uint8[]``. :meth:`TypeStore.type_hash` gives RIHS01 hashes.
 
 A store is an explicit object, never a global registry: each backend owns one.
 """
@@ -21,8 +27,10 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.base import Nodetype  # type: ignore[attr-defined]
 
 from rosweb.errors import MessageError, UnknownTypeError
+from rosweb.messages.ros2 import SERVICES as ROS2_SERVICES
+from rosweb.messages.ros2 import rihs01
 
-__all__ = ["PRIMITIVES", "Constant", "Field", "ServiceType", "TypeStore"]
+__all__ = ["DISTROS", "PRIMITIVES", "Constant", "Field", "ServiceType", "TypeStore"]
 
 #: ROS 1 primitive type names and the Python type of their JSON value.
 PRIMITIVES: frozenset[str] = frozenset(
@@ -43,6 +51,15 @@ _STD_SRVS = {
     "std_srvs/Empty": "---\n",
     "std_srvs/Trigger": "---\nbool success\nstring message\n",
     "std_srvs/SetBool": "bool data\n---\nbool success\nstring message\n",
+}
+
+#: distro name -> rosbags store; ``noetic`` is ROS 1, the others ROS 2
+DISTROS: dict[str, Stores] = {
+    "noetic": Stores.ROS1_NOETIC,
+    "humble": Stores.ROS2_HUMBLE,
+    "iron": Stores.ROS2_IRON,
+    "jazzy": Stores.ROS2_JAZZY,
+    "kilted": Stores.ROS2_KILTED,
 }
 
 
@@ -104,18 +121,51 @@ def _internal_name(name: str) -> str:
     return name.strip("/")
 
 
+def _srv_name(name: str) -> str:
+    """``pkg/Name`` or ``pkg/srv/Name`` -> ``pkg/srv/Name`` (the ROS 2 form of a service)."""
+    parts = name.strip("/").split("/")
+    if len(parts) == 2:
+        return f"{parts[0]}/srv/{parts[1]}"
+    return name.strip("/")
+
+
 class TypeStore:
     """Message and service types, with fields, constants, definitions and md5sums."""
 
-    def __init__(self) -> None:
-        self._ts = get_typestore(Stores.ROS1_NOETIC)
+    def __init__(self, *, distro: str = "noetic") -> None:
+        if distro not in DISTROS:
+            raise MessageError(f"unknown distro {distro!r}: expected one of {', '.join(DISTROS)}")
+        #: ``noetic`` (ROS 1) or a ROS 2 distro
+        self.distro = distro
+        #: whether this store holds a ROS 2 type set
+        self.ros2 = distro != "noetic"
+        self._ts = get_typestore(DISTROS[distro])
         self._services: dict[str, ServiceType] = {}
         self._fields: dict[str, tuple[Field, ...]] = {}
+        self._hashes: dict[str, str] = {}
         self._lock = threading.Lock()
-        for name, text in _STD_SRVS.items():
-            self.register_srv(name, text)
-        for name, text in _EXTRA_MSGS.items():
-            self.register_msg(name, text)
+        if self.ros2:
+            for name, text in ROS2_SERVICES.items():
+                self.register_srv(name, text)
+        else:
+            for name, text in _STD_SRVS.items():
+                self.register_srv(name, text)
+            for name, text in _EXTRA_MSGS.items():  # ROS 1 types the Noetic set lacks
+                self.register_msg(name, text)
+
+    # -- names ----------------------------------------------------------------------------------
+
+    def public(self, name: str) -> str:
+        """A message type's public name in this store's flavour (``pkg/Name`` in ROS 1,
+        ``pkg/msg/Name`` in ROS 2), whatever form it was given in."""
+        return _internal_name(name) if self.ros2 else public_name(name)
+
+    def canonical(self, name: str) -> str:
+        """The public name of a message or service type given in any accepted form: what
+        comparisons between type names (a topic's type against a publisher's) must use."""
+        if self.ros2 and not self.has_message(name) and _srv_name(name) in self._services:
+            return _srv_name(name)
+        return self.public(name)
 
     # -- registration -------------------------------------------------------------------------
 
@@ -155,18 +205,51 @@ class TypeStore:
 
     def register_srv(self, name: str, text: str) -> None:
         """Register a service type from its ``.srv`` text (request ``---`` response)."""
-        name = public_name(name)
+        name = _srv_name(name) if self.ros2 else public_name(name)
         request_text, sep, response_text = text.partition("\n---")
         if not sep:
             if not text.startswith("---"):
                 raise MessageError(f"service definition of {name} has no '---' separator")
             request_text, response_text = "", text[3:]
+        if self.ros2:  # pkg/srv/Name_Request, as rosidl names them
+            self._register_ros2_srv(name, request_text, response_text.lstrip("-"))
+            return
         self.register_msg(f"{name}Request", request_text)
         self.register_msg(f"{name}Response", response_text.lstrip("-"))
         self._add_service(name)
 
+    def _register_ros2_srv(self, name: str, request_text: str, response_text: str) -> None:
+        package = name.split("/")[0]
+        types: dict[str, Any] = {}
+        for part, text in (("Request", request_text), ("Response", response_text)):
+            try:
+                _check_msg_text(text)
+                # parsed as a message of the package (relative names resolve there), then renamed
+                parsed = get_types_from_msg(text, f"{package}/msg/{name.split('/')[-1]}_{part}")
+            except Exception as err:
+                raise MessageError(f"cannot register {name}: {err}") from err
+            consts, fields = next(iter(parsed.values()))
+            # rosidl gives an empty structure one uint8 member, and it is on the wire (CDR)
+            types[f"{name}_{part}"] = (
+                consts,
+                fields or [(_PLACEHOLDER, (Nodetype.BASE, ("uint8", 0)))],
+            )
+        with self._lock:
+            self._ts.register(types)
+        self._services[name] = ServiceType(
+            name, f"{name}_Request", f"{name}_Response", self._ros2_srv_md5(name)
+        )
+
+    def _ros2_srv_md5(self, name: str) -> str:
+        text = self._md5_text(f"{name}_Request") + self._md5_text(f"{name}_Response")
+        return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
     def register_srv_full_text(self, name: str, request_full: str, response_full: str) -> None:
         """Register a service from the full texts of its request and response (rospy's)."""
+        if self.ros2:
+            raise MessageError(
+                "full-text service definitions are ROS 1's (rospy): use register_srv"
+            )
         name = public_name(name)
         self.register_full_text(f"{name}Request", request_full)
         self.register_full_text(f"{name}Response", response_full)
@@ -182,6 +265,8 @@ class TypeStore:
     # -- lookup ---------------------------------------------------------------------------------
 
     def message_types(self) -> list[str]:
+        if self.ros2:
+            return sorted(self._ts.fielddefs)
         return sorted(public_name(n) for n in self._ts.fielddefs if n not in _TIME_TYPES)
 
     def service_types(self) -> list[str]:
@@ -189,26 +274,54 @@ class TypeStore:
 
     def has_message(self, name: str) -> bool:
         internal = _internal_name(name)
-        return internal in self._ts.fielddefs and internal not in _TIME_TYPES
+        return internal in self._ts.fielddefs and (self.ros2 or internal not in _TIME_TYPES)
 
     def has_service(self, name: str) -> bool:
-        return public_name(name) in self._services
+        return self._service_key(name) in self._services
+
+    def _service_key(self, name: str) -> str:
+        return _srv_name(name) if self.ros2 else public_name(name)
 
     def service(self, name: str) -> ServiceType:
         try:
-            return self._services[public_name(name)]
+            return self._services[self._service_key(name)]
         except KeyError:
-            raise UnknownTypeError(public_name(name)) from None
+            raise UnknownTypeError(self._service_key(name)) from None
 
     def _defs(self, name: str) -> tuple[list[Any], list[Any]]:
         internal = _internal_name(name)
-        if internal in _TIME_TYPES:
+        if internal in _TIME_TYPES and not self.ros2:
             raise UnknownTypeError(public_name(name))
         try:
             defs: tuple[list[Any], list[Any]] = self._ts.fielddefs[internal]
         except KeyError:
-            raise UnknownTypeError(public_name(name)) from None
+            raise UnknownTypeError(self.public(name)) from None
         return defs
+
+    def fielddefs(self, name: str) -> tuple[list[Any], list[Any]]:
+        """rosbags' raw definition of a message type: ``(constants, fields)`` (for wire codecs)."""
+        return self._defs(name)
+
+    @property
+    def rosbags(self) -> Any:
+        """The rosbags typestore behind this store (its CDR serializers, its message classes)."""
+        return self._ts
+
+    def type_hash(self, name: str) -> str:
+        """The RIHS01 type hash of a ROS 2 message or service type (REP-2016), as rosidl makes
+        it; ``TypeHashNotSupported`` on Humble, which predates type hashes (as rmw_zenoh does)."""
+        if not self.ros2:
+            raise MessageError("type hashes are ROS 2's: this store holds ROS 1 types")
+        if self.distro == "humble":
+            return "TypeHashNotSupported"
+        key = self._service_key(name) if self.has_service(name) else _internal_name(name)
+        cached = self._hashes.get(key)
+        if cached is None:
+            if not self.has_service(name):
+                self._defs(name)
+            with self._lock:
+                cached = self._hashes[key] = rihs01(self._ts, key, service=self.has_service(name))
+        return cached
 
     def fields(self, name: str) -> tuple[Field, ...]:
         """The fields of a message type, in order (cached)."""
@@ -216,7 +329,9 @@ class TypeStore:
         if cached is not None:
             return cached
         result = tuple(
-            _field(fname, desc) for fname, desc in self._defs(name)[1] if fname != _PLACEHOLDER
+            _field(fname, desc, ros2=self.ros2)
+            for fname, desc in self._defs(name)[1]
+            if fname != _PLACEHOLDER
         )
         self._fields[name] = result
         return result
@@ -225,16 +340,21 @@ class TypeStore:
         return tuple(Constant(n, t, v) for n, t, v in self._defs(name)[0])
 
     def definition(self, name: str) -> str:
-        """The full ROS 1 message definition text (as in a bag's connection header)."""
+        """The full message definition text (as in a bag's connection header; ROS 2 style for
+        a ROS 2 store)."""
         self._defs(name)
-        text: str = self._ts.generate_msgdef(_internal_name(name), ros_version=1)[0]
+        version = 2 if self.ros2 else 1
+        text: str = self._ts.generate_msgdef(_internal_name(name), ros_version=version)[0]
         return text
 
     def md5sum(self, name: str) -> str:
+        """genmsg's md5sum (ROS 1); for ROS 2 types, the same digest of their definition (ROS 2
+        has none of its own: :meth:`type_hash` is what it checks)."""
         if self.has_service(name):
             return self.service(name).md5sum
         self._defs(name)
-        md5: str = self._ts.generate_msgdef(_internal_name(name), ros_version=1)[1]
+        version = 2 if self.ros2 else 1
+        md5: str = self._ts.generate_msgdef(_internal_name(name), ros_version=version)[1]
         return md5
 
     def dependencies(self, name: str) -> list[str]:
@@ -293,19 +413,23 @@ def _check_msg_text(text: str) -> None:
             raise MessageError(f"line {number}: expected 'type name', got {line!r}")
 
 
-def _element(desc: tuple[Any, Any]) -> str:
+def _element(desc: tuple[Any, Any], ros2: bool) -> str:
     kind, arg = desc
     if kind == Nodetype.BASE:
         base: str = arg[0]
+        if ros2 and base in ("byte", "char"):  # rosidl: byte -> octet, char -> uint8
+            return "uint8"
         return base
+    if ros2:
+        return str(arg)
     if arg in _TIME_TYPES:
         return _TIME_TYPES[arg]
     return public_name(arg)
 
 
-def _field(name: str, desc: tuple[Any, Any]) -> Field:
+def _field(name: str, desc: tuple[Any, Any], *, ros2: bool = False) -> Field:
     kind, arg = desc
     if kind in (Nodetype.ARRAY, Nodetype.SEQUENCE):
         sub, length = arg
-        return Field(name, _element(sub), length if kind == Nodetype.ARRAY else 0)
-    return Field(name, _element(desc))
+        return Field(name, _element(sub, ros2), length if kind == Nodetype.ARRAY else 0)
+    return Field(name, _element(desc, ros2))

@@ -38,11 +38,21 @@ __all__ = [
     "Streams",
     "encode_jpeg",
     "frame_interval",
+    "image_kind",
 ]
 
 log = logging.getLogger(__name__)
 
 IMAGE_TYPES = ("sensor_msgs/Image", "sensor_msgs/CompressedImage")
+
+
+def image_kind(type_name: str) -> str | None:
+    """``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage`` for an image type in any form
+    (ROS 2 says ``sensor_msgs/msg/Image``); None for another type."""
+    short = type_name.replace("/msg/", "/")
+    return short if short in IMAGE_TYPES else None
+
+
 BOUNDARY = "rosweb-frame"
 GRACE = 5.0  # seconds a source without viewers keeps running (a page reload comes back)
 #: the widths a viewer may ask for (a width in between is rounded up to the next): a client
@@ -94,7 +104,7 @@ def _to_pil(msg: Message) -> Image.Image:
 def encode_jpeg(type_name: str, msg: Message, quality: int, width: int | None) -> bytes:
     """A JPEG of an Image or CompressedImage message; a JPEG CompressedImage passes through
     untouched when no resize is asked."""
-    if type_name == "sensor_msgs/CompressedImage":
+    if image_kind(type_name) == "sensor_msgs/CompressedImage":
         data = bytes(msg["data"])
         is_jpeg = data[:3] == b"\xff\xd8\xff"
         if is_jpeg and width is None:
@@ -225,7 +235,7 @@ class Streams:
             if not self.hub.cached(name):
                 raise
             type_name = self.hub.feeds()[name]["type"]
-        if type_name not in IMAGE_TYPES:
+        if image_kind(type_name) is None:
             err = ValidationError(f"{name} is a {type_name}, not an image", "topic")
             err.code = "not_an_image"
             raise err

@@ -110,7 +110,7 @@ class Hub:
             if topic not in self._feeds
             and topic not in own
             and type_name
-            and type_name not in HEAVY_TYPES
+            and type_name.replace("/msg/", "/") not in HEAVY_TYPES  # ROS 2: pkg/msg/Name
             and any(fnmatch.fnmatchcase(topic, pattern) for pattern in self.cache_topics)
         ]
         added = []

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
+from rosweb.core.camera import image_kind
 from rosweb.core.video import missing
 from rosweb.errors import ConfigError, NotFoundError
 from rosweb.graph import normalize_name
@@ -38,8 +39,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-IMAGE_TYPES = ("sensor_msgs/Image", "sensor_msgs/CompressedImage")
 
 
 @dataclass
@@ -130,7 +129,7 @@ def image_type(state: RosWebState, principal: Principal, topic: str) -> str:
         if envelope is None:
             raise
         type_name = envelope.type
-    if type_name not in IMAGE_TYPES:
+    if image_kind(type_name) is None:
         raise ApiError(422, "not_an_image", f"{name} is a {type_name}, not an image", "topic")
     return str(type_name)
 

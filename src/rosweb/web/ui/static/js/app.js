@@ -302,7 +302,7 @@ async function loadTopics() {
   telemetry.start(topics);
   logPanel.start(topics);
   diagnostics.start(topics);
-  const images = topics.filter((t) => IMAGE_TYPES.includes(t.type)).map((t) => t.name);
+  const images = topics.filter((t) => IMAGE_TYPES.includes(t.type.replace("/msg/", "/"))).map((t) => t.name);
   for (const select of $$("[data-camera-topic]")) {
     select.replaceChildren(...images.map((name) => h("option", { value: name }, name)));
     select.disabled = images.length < 2;

@@ -185,7 +185,7 @@ export class TopicsPage {
   _subscribeDetail() {
     this._unsubscribeDetail();
     const name = this.selected;
-    const image = IMAGES.has(this.type);
+    const image = IMAGES.has((this.type || "").replace("/msg/", "/"));
     $("#topic-picture").hidden = !image;
     $("#topic-scan").hidden = this.type !== "sensor_msgs/LaserScan";
     $("#topic-latest").hidden = image;
@@ -197,7 +197,7 @@ export class TopicsPage {
       this.rates.poll();
       return;
     }
-    const heavy = HEAVY_TYPES.has(this.type);
+    const heavy = HEAVY_TYPES.has((this.type || "").replace("/msg/", "/"));
     this._offDetail = this.ros.subscribe(name, (msg) => this._onMessage(msg), {
       type: this.type,
       throttle_rate: heavy ? 2000 : VIEW_MS,

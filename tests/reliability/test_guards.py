@@ -37,7 +37,8 @@ def server(
         '[roles.operator]\ndeny_params = ["/robot/max_*"]\n'
         '[roles.viewer]\ndeny_topics = ["/scan"]\n'
     )
-    return module_servers("--config", str(config), headers=ROOT)
+    # access lines are logged at debug level: the token test reads them
+    return module_servers("--config", str(config), "--log-level", "debug", headers=ROOT)
 
 
 def ws(server: Served, token: str) -> websocket.WebSocket:

@@ -186,7 +186,7 @@ def test_agent_kill_under_a_moving_robot_stops_it_and_keeps_the_estop(
     # ...and after a restart of the whole server
     output = server.stop()
     assert "Traceback" not in output
-    again = Served(processes, *args, env=env)
+    again = Served(processes, *args, env=env, port=server.port)  # the latch is per robot: port
     state = again.get("/api/estop").json()
     assert state["estop"] is not None, state
     refused = again.post("/api/teleop", {"command": "forward"})

@@ -139,6 +139,8 @@ def robot_page(name: str) -> str:
         **_client_config(), "root": f"{request.script_root}/robots/{name}",
         "user": principal.user, "role": principal.role, "auth": state.gate.auth.enabled,
         "csrf_token": csrf_token, "control": port.state(), "robot": name,
+        # the lease's key for this page when every caller is one operator (no users), as ui's
+        "operator": None if state.gate.auth.enabled else state.bind(principal).operator,
     }  # fmt: skip
     return render_template(
         "rosweb/index.html", version=__version__, backend=f"{state.robot.url} · {name}",

@@ -66,10 +66,16 @@ def serve() -> Iterator[Callable[..., LiveServer]]:
 
     owned: list[Graph] = []
 
-    def start(settings: dict[str, Any] | None = None, graph: Graph | None = None) -> LiveServer:
+    def start(
+        settings: dict[str, Any] | None = None, graph: Graph | None = None, *, own: bool = False
+    ) -> LiveServer:
+        """``own``: the graph given is closed after the server (a zenoh session left open keeps
+        its callback threads, and those hold the interpreter at exit)."""
         backend = (settings or {}).get("ROSWEB_BACKEND", "sim://")
         if graph is None and backend.startswith("sim:"):  # other backends: the app makes it
             graph = connect(backend)
+            owned.append(graph)
+        elif graph is not None and own:
             owned.append(graph)
         app = create_app({"TESTING": True, **(settings or {})}, graph=graph)
         server = Server(app, "127.0.0.1", 0, threads=16, handlers=tornado_handlers(app))
@@ -161,3 +167,18 @@ def endpoint(request: pytest.FixtureRequest) -> Iterator[Endpoint]:
     stop()
     RosWeb.close(app)
     graph.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A thread left blocked by a test must not hang the run at exit (CI would time out with no
+    word of which): list what is still alive, and if the process has not exited two minutes on,
+    print every thread's stack and exit non-zero."""
+    import faulthandler
+    import sys
+    import threading
+
+    alive = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if alive:
+        names = ", ".join(sorted(t.name for t in alive))
+        print(f"\nnon-daemon threads alive at exit: {names}", file=sys.stderr)
+    faulthandler.dump_traceback_later(120, exit=True)

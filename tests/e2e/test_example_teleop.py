@@ -69,7 +69,8 @@ def test_the_estop_macro_holds_the_route_back(page: Page, robot: Robot, app_url:
     page.goto(app_url)
     page.locator(".rw-estop-button").click()
     expect(page.locator("[data-rw-widget=estop]")).to_have_attribute("data-state", "engaged")
-    assert robot.get("estop")["estop"]["by"] == "anonymous"
+    # the page says engaged at the click ("not confirmed yet"), the server a moment later
+    wait_for(lambda: (robot.get("estop")["estop"] or {}).get("by") == "anonymous", timeout=5)
     # the app's own route is refused while the e-stop is engaged (409 from rw.robot)
     answer = robot.http.post(f"{app_url}/move/forward", timeout=5)
     assert answer.status_code == 409

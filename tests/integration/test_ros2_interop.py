@@ -59,7 +59,7 @@ def served(router: tuple[Ros2Graph, int], serve: Any) -> LiveServer:
     """rosweb's web app on a second ros2:// node of the same router."""
     _, port = router
     graph = Ros2Graph(f"ros2://127.0.0.1:{port}?node=/rosweb_web")
-    live: LiveServer = serve(graph=graph)
+    live: LiveServer = serve(graph=graph, own=True)
     return live
 
 

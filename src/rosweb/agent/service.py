@@ -46,7 +46,7 @@ GRAPH_METHODS = frozenset(
         "advertise", "publish", "subscribe", "close_handle", "provide_service", "call_service",
         "get_param", "set_param", "delete_param", "param_names", "topics", "services", "nodes",
         "topic_type", "service_type", "param_meta", "health", "costly_self_subscriptions",
-        "type_definition", "type_names", "latched",
+        "type_definition", "type_names", "type_flavour", "latched",
     }
 )  # fmt: skip
 
@@ -267,6 +267,11 @@ class GraphService:
         except RosWebError:
             return None
         return None
+
+    def type_flavour(self) -> dict[str, str]:
+        """The backend's type set (``noetic`` for ROS 1, a ROS 2 distro): a worker's store is the
+        same flavour, so names (``pkg/msg/Name``) and the JSON form (``{sec, nanosec}``) agree."""
+        return {"distro": self.graph.types.distro}
 
     def type_names(self) -> dict[str, list[str]]:
         store = self.graph.types

@@ -36,7 +36,7 @@ from typing import Any
 
 from rosweb.control.lease import Lease, Operator
 from rosweb.control.teleop import COMMANDS, TWIST, Teleop, VelocityLimits, is_zero
-from rosweb.errors import EStopEngaged, ValidationError
+from rosweb.errors import ConfigError, EStopEngaged, ValidationError
 from rosweb.graph import Graph, normalize_name
 from rosweb.messages import Message, default
 
@@ -64,6 +64,8 @@ class Control:
         lease_ttl: float = 30.0,
         estop_rate: float = 10.0,
         estop_file: str = "",
+        stamped: bool | None = None,
+        frame_id: str = "base_link",
     ) -> None:
         self.graph = graph
         self.topic = normalize_name(topic)
@@ -77,7 +79,7 @@ class Control:
             for name in topics:
                 self._teleops[name] = Teleop(
                     graph, topic=name, linear_speed=linear_speed, angular_speed=angular_speed,
-                    timeout=timeout, limits=self.limits,
+                    timeout=timeout, limits=self.limits, stamped=stamped, frame_id=frame_id,
                 )  # fmt: skip
         except BaseException:
             self.close()
@@ -120,6 +122,8 @@ class Control:
             lease_ttl=cfg["ROSWEB_CONTROL_TTL"],
             estop_rate=cfg["ROSWEB_ESTOP_RATE"],
             estop_file=estop_path(cfg["ROSWEB_ESTOP_FILE"], _robot_key(cfg)),
+            stamped=_stamped_setting(cfg["ROSWEB_TELEOP_STAMPED"]),
+            frame_id=cfg["ROSWEB_TELEOP_FRAME_ID"],
         )
 
     # -- what the web asks ----------------------------------------------------------------------
@@ -251,7 +255,7 @@ class Control:
                     continue
                 try:
                     for teleop in self._teleops.values():
-                        self.graph.publish(teleop.topic, TWIST, self._zero)
+                        teleop.publish(self._zero)
                 except Exception:
                     if self._estop is not None:
                         log.exception("e-stop could not publish a stop")
@@ -294,6 +298,14 @@ class Control:
         self._estop_wake.set()
         for teleop in self._teleops.values():
             teleop.close()
+
+
+def _stamped_setting(value: str) -> bool | None:
+    """``ROSWEB_TELEOP_STAMPED``: ``auto`` (the topic's type at start-up), ``true``, ``false``."""
+    choices = {"auto": None, "true": True, "false": False}
+    if value.lower() not in choices:
+        raise ConfigError(f"ROSWEB_TELEOP_STAMPED: expects auto, true or false, got {value!r}")
+    return choices[value.lower()]
 
 
 def _robot_key(cfg: Mapping[str, Any]) -> str:

@@ -9,6 +9,9 @@ Publishing and the deadline change happen under one lock per command topic, so t
 Twists on the topic is the order of the state changes: a stop that set "not moving" is never
 followed by an older move, and the watchdog's stop is never overtaken by a move that started
 before it (it re-reads the deadline under the lock before it publishes).
+
+A command topic of type TwistStamped (Nav2 on Jazzy) gets the same Twists, clamped, each in a
+header stamped when it is published: stops, deadman and e-stop stops included.
 """
 
 from __future__ import annotations
@@ -19,15 +22,17 @@ import threading
 import time
 from dataclasses import dataclass
 
-from rosweb.errors import ValidationError
+from rosweb.errors import RosWebError, ValidationError
 from rosweb.graph import Graph
-from rosweb.messages import Message, default
+from rosweb.messages import Message, TypeStore, default
 
-__all__ = ["COMMANDS", "TWIST", "Teleop", "VelocityLimits"]
+__all__ = ["COMMANDS", "TWIST", "TWIST_STAMPED", "Teleop", "VelocityLimits", "is_motion_type"]
 
 log = logging.getLogger(__name__)
 
 TWIST = "geometry_msgs/Twist"
+#: what a stamped command topic takes (Nav2 on Jazzy): the Twist with a header
+TWIST_STAMPED = "geometry_msgs/TwistStamped"
 
 #: command -> (linear factor, angular factor) of the configured speeds
 COMMANDS: dict[str, tuple[float, float]] = {
@@ -64,8 +69,34 @@ def is_zero(twist: Message) -> bool:
     return not any(twist["linear"].values()) and not any(twist["angular"].values())
 
 
+def is_motion_type(types: TypeStore, type_name: str) -> str | None:
+    """``TWIST`` or ``TWIST_STAMPED`` if ``type_name`` names one of them in any accepted form
+    (ROS 2 says ``geometry_msgs/msg/Twist``), else None."""
+    canonical = types.canonical(type_name)
+    for motion in (TWIST, TWIST_STAMPED):
+        if canonical == types.canonical(motion):
+            return motion
+    return None
+
+
+def _stamped(types: TypeStore, twist: Message, frame_id: str) -> Message:
+    """``twist`` in a TwistStamped stamped now, in the store's time form (ROS 1 or ROS 2)."""
+    now = time.time()
+    sec = int(now)
+    nsec = min(999_999_999, round((now - sec) * 1e9))
+    stamp = {"sec": sec, "nanosec": nsec} if types.ros2 else {"secs": sec, "nsecs": nsec}
+    msg = default(types, TWIST_STAMPED)
+    msg["header"]["stamp"] = stamp
+    msg["header"]["frame_id"] = frame_id
+    msg["twist"] = twist
+    return msg
+
+
 class Teleop:
-    """Publishes Twists on ``topic``; a watchdog thread enforces the deadman ``timeout``."""
+    """Publishes Twists on ``topic``; a watchdog thread enforces the deadman ``timeout``.
+
+    ``stamped`` (None: the topic's type in the graph now) publishes each Twist, stops included,
+    as a TwistStamped stamped at publication, with ``frame_id``."""
 
     def __init__(
         self,
@@ -76,9 +107,15 @@ class Teleop:
         angular_speed: float = 1.0,
         timeout: float = 0.2,
         limits: VelocityLimits | None = None,
+        stamped: bool | None = None,
+        frame_id: str = "base_link",
     ) -> None:
         self.graph = graph
         self.topic = topic
+        #: whether the topic takes TwistStamped (published with a header stamped now)
+        self.stamped = self._topic_is_stamped() if stamped is None else stamped
+        self.type = TWIST_STAMPED if self.stamped else TWIST
+        self.frame_id = frame_id
         self.linear_speed = linear_speed
         self.angular_speed = angular_speed
         self.timeout = timeout
@@ -90,9 +127,23 @@ class Teleop:
         self._closed = False
         #: zero Twists published by the watchdog (a count users and tests can watch)
         self.deadman_stops = 0
-        self._handle = graph.advertise(topic, TWIST)
+        self._handle = graph.advertise(topic, self.type)
         self._thread = threading.Thread(target=self._watch, name="rosweb-deadman", daemon=True)
         self._thread.start()
+
+    def _topic_is_stamped(self) -> bool:
+        """Whether the graph knows the topic now as TwistStamped (its robot already runs)."""
+        try:
+            known = self.graph.topics().get(self.topic)
+        except RosWebError as err:
+            log.warning("cannot see the type of %s (%s): publishing Twist", self.topic, err)
+            return False
+        return known is not None and is_motion_type(self.graph.types, known) == TWIST_STAMPED
+
+    def publish(self, twist: Message) -> None:
+        """Publish ``twist`` as is (no clamp, no deadline), in the topic's type."""
+        msg = _stamped(self.graph.types, twist, self.frame_id) if self.stamped else twist
+        self.graph.publish(self.topic, self.type, msg)
 
     def command(self, name: str, speed: float = 1.0) -> Message:
         """Publish the Twist of a teleop command; returns what was published."""
@@ -119,7 +170,7 @@ class Teleop:
         with self._wake:
             if self._closed and moving:
                 raise ValidationError(f"the deadman of {self.topic} is closed", "topic")
-            self.graph.publish(self.topic, TWIST, twist)
+            self.publish(twist)
             self._deadline = time.monotonic() + self.timeout if moving else None
             self._wake.notify()
         return twist
@@ -143,7 +194,7 @@ class Teleop:
                     return
                 # still under the lock: no move can slip between this check and the stop
                 try:
-                    self.graph.publish(self.topic, TWIST, self._zero)
+                    self.publish(self._zero)
                     self._deadline = None
                     self.deadman_stops += 1
                     log.info("deadman: no command on %s for %g s: stopped", self.topic,
@@ -162,7 +213,7 @@ class Teleop:
             self._wake.notify()
             if was_moving:
                 try:
-                    self.graph.publish(self.topic, TWIST, self._zero)
+                    self.publish(self._zero)
                     self._deadline = None
                 except Exception:
                     log.exception("could not publish the final stop on %s", self.topic)

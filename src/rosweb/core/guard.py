@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rosweb.control import TWIST, Operator
+from rosweb.control import TWIST, TWIST_STAMPED, Operator, is_motion_type
 from rosweb.core import insight
 from rosweb.core.parammap import ParamMap
 from rosweb.core.parts import RobotParts
@@ -88,11 +88,10 @@ class GuardedRobot:
                 self._visible.clear()
         return seen
 
-    def _is_twist(self, type_name: str) -> bool:
-        """Whether ``type_name`` names geometry_msgs/Twist in any accepted form (ROS 2 says
-        ``geometry_msgs/msg/Twist``)."""
-        types = self._graph.types
-        return types.canonical(type_name) == types.canonical(TWIST)
+    def _is_motion(self, type_name: str) -> str | None:
+        """``TWIST`` or ``TWIST_STAMPED`` if ``type_name`` names one in any accepted form (ROS 2
+        says ``geometry_msgs/msg/Twist``): what may go to a command topic."""
+        return is_motion_type(self._graph.types, type_name)
 
     def write(self, kind: str, name: str) -> None:
         self.require("operator", f"writing {kind} {name}")
@@ -178,9 +177,14 @@ class GuardedRobot:
         resolved = self.resolve_type(name, type_name)
         message = from_json(self._graph.types, resolved, {} if msg is None else msg)
         if self._control.is_command_topic(name):
-            if not self._is_twist(resolved):
-                raise PermissionDenied(f"{name} is a command topic: only {TWIST} may go there")
-            return self._drive(name, message)
+            motion = self._is_motion(resolved)
+            if motion is None:
+                raise PermissionDenied(f"{name} is a command topic: only {TWIST} (or "
+                                       f"{TWIST_STAMPED}) may go there")  # fmt: skip
+            if motion == TWIST:
+                return self._drive(name, message)
+            # a TwistStamped's Twist is driven (clamped, deadman) and stamped again when sent
+            return {**message, "twist": self._drive(name, message["twist"])}
         self._graph.publish(name, resolved, message, latch=latch)
         self._record("publish", name, type=resolved)
         return message
@@ -192,8 +196,9 @@ class GuardedRobot:
         self.write("topic", name)
         if not self._graph.types.has_message(type_name):
             raise ValidationError(f"unknown message type {type_name!r}", "type")
-        if self._control.is_command_topic(name) and not self._is_twist(type_name):
-            raise PermissionDenied(f"{name} is a command topic: only {TWIST} may go there")
+        if self._control.is_command_topic(name) and self._is_motion(type_name) is None:
+            raise PermissionDenied(f"{name} is a command topic: only {TWIST} (or "
+                                   f"{TWIST_STAMPED}) may go there")  # fmt: skip
         handle = self._graph.advertise(name, type_name, latch=latch)
         self._record("advertise", name, type=type_name)
         return handle

@@ -40,6 +40,8 @@ def topic_stats(
             row.update(rate=None, bandwidth=None, count=0, bytes=0, size=None, last=None)
         else:
             row.update({k: v for k, v in figures.items() if k != "type"})
+            if not row["subscribed"]:  # received earlier, not now: no rate to tell (idle)
+                row.update(rate=None, bandwidth=None)
         rows.append(row)
     return {"window": hub.stats.window, "topics": rows}
 

@@ -314,13 +314,14 @@ class TypeStore:
             raise MessageError("type hashes are ROS 2's: this store holds ROS 1 types")
         if self.distro == "humble":
             return "TypeHashNotSupported"
-        key = self._service_key(name) if self.has_service(name) else _internal_name(name)
+        service = self.has_service(name)  # never under the lock: a store may learn types here
+        key = self._service_key(name) if service else _internal_name(name)
         cached = self._hashes.get(key)
         if cached is None:
-            if not self.has_service(name):
+            if not service:
                 self._defs(name)
             with self._lock:
-                cached = self._hashes[key] = rihs01(self._ts, key, service=self.has_service(name))
+                cached = self._hashes[key] = rihs01(self._ts, key, service=service)
         return cached
 
     def fields(self, name: str) -> tuple[Field, ...]:

@@ -40,7 +40,7 @@ from rosweb.core.bridge.rosapi import ROSAPI
 from rosweb.core.bridge.services import ServiceOps
 from rosweb.core.bridge.topics import TopicOps, publish_frame
 from rosweb.core.guard import GuardedRobot
-from rosweb.errors import AuthError, RateLimited, RosWebError
+from rosweb.errors import AuthError, BackendUnavailable, RateLimited, RosWebError
 from rosweb.graph import Handle
 from rosweb.hub import Envelope
 
@@ -215,6 +215,8 @@ class BridgeSession(TopicOps, ServiceOps):
         if self.robot is not None:  # the deadman: a driver's connection went away
             try:
                 self.robot.disconnected()
+            except BackendUnavailable as error:  # an agent that restarted stops the robot itself
+                log.warning("could not tell the robot side a client disconnected: %s", error)
             except Exception:
                 log.exception("could not stop the robot for a disconnected client")
         # nothing of the session outlives it: no reference cycle through the transport's

@@ -82,12 +82,14 @@ class RemoteTypeStore(TypeStore):
         self,
         fetch: Callable[[str], dict[str, str] | None],
         names: Callable[[], dict[str, list[str]]],
+        *,
+        distro: str = "noetic",
     ) -> None:
-        super().__init__()
         self._fetch = fetch
         self._names = names
         self._missing: dict[str, float] = {}
         self._local = threading.local()
+        super().__init__(distro=distro)  # a ROS 2 store registers types: the above first
 
     def _learn(self, name: str) -> bool:
         """Ask the agent for ``name``'s definition and register it; False if it has none."""
@@ -115,7 +117,11 @@ class RemoteTypeStore(TypeStore):
         return super().has_message(name) or (self._learn(name) and super().has_message(name))
 
     def has_service(self, name: str) -> bool:
-        return super().has_service(name) or (self._learn(name) and super().has_service(name))
+        if super().has_service(name):
+            return True
+        if super().has_message(name):  # a known message is no service: nothing to ask
+            return False
+        return self._learn(name) and super().has_service(name)
 
     def service(self, name: str) -> Any:
         if not super().has_service(name):
@@ -171,13 +177,22 @@ class AgentGraph(Graph):
             exports={"service": self._serve},
         )
         self._graph = self._client.proxy("graph")
-        self.types = RemoteTypeStore(
-            lambda name: self._graph.type_definition(name),
-            lambda: self._graph.type_names(),
-        )
         if not self._client.wait_ready(options["wait"]):
             self._client.close()
             raise BackendUnavailable(f"no agent answers at {self.address} (rosweb agent)")
+        self.types = RemoteTypeStore(
+            lambda name: self._graph.type_definition(name),
+            lambda: self._graph.type_names(),
+            distro=self._agent_distro(),
+        )
+
+    def _agent_distro(self) -> str:
+        """The agent's type set: ROS 2 names and JSON form behind a ros2:// agent."""
+        try:
+            return str(self._graph.type_flavour()["distro"])
+        except RosWebError as err:  # an agent from before type sets were told: ROS 1's
+            log.info("the agent tells no type set (%s): ROS 1 types", err)
+            return "noetic"
 
     # -- sessions -------------------------------------------------------------------------------
 

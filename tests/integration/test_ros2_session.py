@@ -185,3 +185,24 @@ def test_router_restart_is_survived(tmp_path: Any) -> None:
             peer.close()
         graph.close()
         _stop(router)
+
+
+def test_the_python_client_speaks_ros2_types(session: str) -> None:
+    """``rosweb.Client`` decodes ROS 2 messages ({sec, nanosec}, no seq, uint8[] as bytes) and
+    calls ROS 2 services."""
+    from rosweb import Client
+
+    with Client(session) as client:
+        odom = client.latest("/odom")
+        assert set(odom["header"]) == {"stamp", "frame_id"}
+        assert set(odom["header"]["stamp"]) == {"sec", "nanosec"}
+        image = client.latest("/camera/image_raw")
+        assert isinstance(image["data"], bytes)
+        assert len(image["data"]) == image["step"] * image["height"] > 0
+        assert client.call("/reset")["success"] is True
+        client.publish("/client_blob", {"data": b"\x00\x01\xff"}, "std_msgs/msg/UInt8MultiArray",
+                       latch=True)  # fmt: skip
+        blob = wait_for(lambda: client.latest("/client_blob"), timeout=10)
+        assert blob["data"] == b"\x00\x01\xff"
+        stamps = [m["header"]["stamp"] for m in client.subscribe("/odom", limit=2)]
+        assert all(set(s) == {"sec", "nanosec"} for s in stamps)

@@ -49,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "ROSWEB_BRIDGE_QUEUE_LENGTH": 10,
     "ROSWEB_WS_STALL_TIMEOUT": 10.0,
     "ROSWEB_PARAM_META": {},
-    "ROSWEB_GOAL_TOPIC": "/move_base_simple/goal",
+    "ROSWEB_GOAL_TOPIC": "",
     "ROSWEB_EVENT_LOG_SIZE": 500,
     "ROSWEB_PARAMS": {},
     # -- safety and security

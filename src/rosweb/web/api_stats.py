@@ -54,7 +54,8 @@ def register_insight(app: Flask) -> None:
     """Serve the routes of this module, and start keeping rosweb's event log."""
     if app.config["ROSWEB_EVENT_LOG_SIZE"] < 1:
         raise ConfigError("ROSWEB_EVENT_LOG_SIZE expects a number of records, at least 1")
-    if not re.match(r"^(/[A-Za-z_][A-Za-z0-9_]*)+$", app.config["ROSWEB_GOAL_TOPIC"]):
+    goal = app.config["ROSWEB_GOAL_TOPIC"]
+    if goal and not re.match(r"^(/[A-Za-z_][A-Za-z0-9_]*)+$", goal):  # empty: the usual one
         raise ConfigError(f"ROSWEB_GOAL_TOPIC {app.config['ROSWEB_GOAL_TOPIC']!r}: not a topic")
     install(app.config["ROSWEB_EVENT_LOG_SIZE"])
     app.register_blueprint(insight)

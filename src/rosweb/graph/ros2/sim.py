@@ -3,7 +3,9 @@
 The same world and robot as ``sim://`` (:class:`~rosweb.graph.sim.robot.SimRobot`), on a
 :class:`Ros2Graph` whose node is ``/robot``: it subscribes ``/cmd_vel``
 (``geometry_msgs/msg/Twist``, or ``TwistStamped`` with ``stamped=True``, as Jazzy's Nav2 sends),
-publishes ``/odom``, ``/scan``, ``/camera/image_raw`` and ``/battery`` with ROS 2 headers, declares
+publishes ``/odom``, ``/scan``, ``/camera/image_raw`` and ``/battery`` with ROS 2 headers, and
+what the ROS 1 sim publishes besides (``/rosout``, ``/diagnostics``, ``/tf``, ``/tf_static``,
+``/map``; goals on ``/goal_pose``: :mod:`rosweb.graph.sim.extras`), declares
 its parameters on its node
 (``max_linear_speed``, ... with ranges: ``ros2 param describe /robot max_linear_speed``; to
 rosweb, ``/robot/max_linear_speed``) and provides ``/reset`` and ``/robot/headlights``.
@@ -16,6 +18,7 @@ from typing import Any
 
 from rosweb.graph.ros2.graph import Ros2Graph
 from rosweb.graph.ros2.paramserver import Descriptor, ParamStore
+from rosweb.graph.sim.extras import SimExtras
 from rosweb.graph.sim.robot import PARAM_META, SimRobot, _boolean, _number_in
 from rosweb.graph.sim.world import World
 from rosweb.messages import Message, from_json
@@ -24,19 +27,6 @@ from rosweb.messages.ros2 import ros2_stamp
 __all__ = ["NODE", "Ros2SimRobot", "start_sim"]
 
 NODE = "/robot"
-
-
-class _NoExtras:
-    """The ROS 1 sim's logs, diagnostics, TF and map are not published on ROS 2 yet."""
-
-    def tick(self, *args: Any) -> None:
-        pass
-
-    def log(self, *args: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Ros2SimRobot(SimRobot):
@@ -58,7 +48,6 @@ class Ros2SimRobot(SimRobot):
         self._thread = threading.Thread(target=self._run, name="rosweb-ros2-sim", daemon=True)
         self.stamped = stamped
         self._collided = False
-        self.extras = _NoExtras()  # type: ignore[assignment]
         self.store = graph.param_store
         for name, meta in PARAM_META.items():
             local = name.rpartition("/")[2]
@@ -78,6 +67,7 @@ class Ros2SimRobot(SimRobot):
             graph.provide_service("/reset", "std_srvs/srv/Trigger", self._on_reset),
             graph.provide_service("/robot/headlights", "std_srvs/srv/SetBool", self._on_headlights),
         ]
+        self.extras = SimExtras(graph, self.world, ros2=True, node=graph.node_name)
 
     def _on_cmd_vel(self, msg: Message) -> None:
         twist = msg["twist"] if self.stamped else msg

@@ -8,6 +8,10 @@ and a map, so that every panel of a dashboard has something to show.
   base_scan and camera), tf2_msgs/TFMessage.
 - ``/map`` (nav_msgs/OccupancyGrid, latched): the room's walls at 0.1 m, unknown outside.
 - it listens on ``/move_base_simple/goal`` (geometry_msgs/PoseStamped) and logs each goal.
+
+On ROS 2 (``ros2=True``, the robot of ``rosweb sim --ros2``) the same in ROS 2's form: the log is
+``rcl_interfaces/msg/Log`` (levels 10..50), times are ``{sec, nanosec}``, the goal topic is Nav2's
+``/goal_pose``, and the node is the robot's own.
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from rosweb.graph.base import Handle
+from rosweb.graph.base import Graph, Handle
 from rosweb.graph.sim.bus import Bus
 from rosweb.graph.sim.world import Pose, World
 from rosweb.messages import Message, from_json
 
-__all__ = ["GOAL_TOPIC", "LOG_LEVELS", "NODE", "SimExtras", "occupancy"]
+__all__ = ["GOAL_TOPIC", "LOG_LEVELS", "NODE", "ROS2_GOAL_TOPIC", "SimExtras", "occupancy"]
 
 NODE = "/sim_robot"
 GOAL_TOPIC = "/move_base_simple/goal"
+ROS2_GOAL_TOPIC = "/goal_pose"  # where RViz 2's "2D Goal Pose" sends it (Nav2)
 TF_RATE = 20.0
 DIAGNOSTICS_RATE = 1.0
 MAP_RESOLUTION = 0.1  # m per cell
@@ -35,6 +40,8 @@ BUMP_LOG_INTERVAL = 2.0  # s between two "bumped into a wall" lines
 POSE_LOG_INTERVAL = 5.0  # s between two debug lines with the pose
 #: rosgraph_msgs/Log levels
 LOG_LEVELS = {"debug": 1, "info": 2, "warn": 4, "error": 8, "fatal": 16}
+#: rcl_interfaces/msg/Log levels (ROS 2)
+ROS2_LOG_LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50}
 #: diagnostic_msgs/DiagnosticStatus levels
 OK, WARN, ERROR = 0, 1, 2
 
@@ -44,10 +51,15 @@ def stamp_of(now: float) -> dict[str, int]:
     return {"secs": secs, "nsecs": int((now - secs) * 1e9)}
 
 
-def _transform(parent: str, child: str, now: float, x: float, y: float, z: float, theta: float
-               ) -> dict[str, Any]:  # fmt: skip
+def ros2_stamp_of(now: float) -> dict[str, int]:
+    sec = int(now)
+    return {"sec": sec, "nanosec": min(999_999_999, int((now - sec) * 1e9))}
+
+
+def _transform(parent: str, child: str, stamp: dict[str, int], x: float, y: float, z: float,
+               theta: float) -> dict[str, Any]:  # fmt: skip
     return {
-        "header": {"stamp": stamp_of(now), "frame_id": parent},
+        "header": {"stamp": stamp, "frame_id": parent},
         "child_frame_id": child,
         "transform": {
             "translation": {"x": x, "y": y, "z": z},
@@ -82,27 +94,34 @@ def occupancy(world: World, resolution: float = MAP_RESOLUTION, margin: float = 
 class SimExtras:
     """The simulated robot's logs, diagnostics, TF and map (``tick`` from its loop)."""
 
-    def __init__(self, bus: Bus, world: World) -> None:
+    def __init__(
+        self, bus: Bus | Graph, world: World, *, ros2: bool = False, node: str = NODE
+    ) -> None:
         self.bus = bus
         self.world = world
+        self.ros2 = ros2
+        self._stamp = ros2_stamp_of if ros2 else stamp_of
+        self._node: dict[str, str] = {} if ros2 else {"node": NODE}  # a ROS 2 graph is one node
+        self._log_type = "rcl_interfaces/msg/Log" if ros2 else "rosgraph_msgs/Log"
+        self._log_name = node.strip("/").replace("/", ".")  # rclpy's logger name of the node
         self.goals = 0
         self._next_tf = self._next_diagnostics = self._next_pose_log = 0.0
         self._last_bump = -math.inf
         self._battery_warned = False
         adverts = [
-            ("/rosout", "rosgraph_msgs/Log", False),
+            ("/rosout", self._log_type, False),
             ("/diagnostics", "diagnostic_msgs/DiagnosticArray", False),
             ("/tf", "tf2_msgs/TFMessage", False),
             ("/tf_static", "tf2_msgs/TFMessage", True),
             ("/map", "nav_msgs/OccupancyGrid", True),
         ]
         self._handles: list[Handle] = [
-            bus.advertise(topic, type_name, latch=latch, node=NODE)
+            bus.advertise(topic, self._type(type_name), latch=latch, **self._node)
             for topic, type_name, latch in adverts
         ]
-        self._handles.append(
-            bus.subscribe(GOAL_TOPIC, self._on_goal, "geometry_msgs/PoseStamped", node=NODE)
-        )
+        goal = ROS2_GOAL_TOPIC if ros2 else GOAL_TOPIC
+        pose_type = self._type("geometry_msgs/PoseStamped")
+        self._handles.append(bus.subscribe(goal, self._on_goal, pose_type, **self._node))
         now = time.time()
         self._publish_static(now)
         self._publish_map(now)
@@ -114,13 +133,24 @@ class SimExtras:
 
     def _publish(self, topic: str, type_name: str, value: dict[str, Any], latch: bool = False
                  ) -> None:  # fmt: skip
+        type_name = self._type(type_name)
         msg = from_json(self.bus.types, type_name, value)
-        self.bus.publish(topic, type_name, msg, latch=latch, node=NODE)
+        self.bus.publish(topic, type_name, msg, latch=latch, **self._node)
+
+    def _type(self, name: str) -> str:
+        return self.bus.types.canonical(name)
 
     # -- the log --------------------------------------------------------------------------------
 
     def log(self, level: str, text: str, function: str = "") -> None:
-        """One line on /rosout, as rospy's ``rospy.loginfo`` and friends publish it."""
+        """One line on /rosout, as rospy's ``rospy.loginfo`` and friends publish it (rclpy's
+        logger on ROS 2)."""
+        if self.ros2:
+            line = {"stamp": self._stamp(time.time()), "level": ROS2_LOG_LEVELS[level],
+                    "name": self._log_name, "msg": text,
+                    "file": "robot.py", "function": function}  # fmt: skip
+            self._publish("/rosout", self._log_type, line)
+            return
         self._publish(
             "/rosout",
             "rosgraph_msgs/Log",
@@ -164,7 +194,8 @@ class SimExtras:
                      f"heading {math.degrees(pose.theta):.0f} deg", "step")  # fmt: skip
         if now >= self._next_tf:
             self._next_tf = max(self._next_tf + 1.0 / TF_RATE, now - 0.5 / TF_RATE)
-            tf = _transform("odom", "base_link", stamp, pose.x, pose.y, 0.0, pose.theta)
+            tf = _transform("odom", "base_link", self._stamp(stamp), pose.x, pose.y, 0.0,
+                            pose.theta)  # fmt: skip
             self._publish("/tf", "tf2_msgs/TFMessage", {"transforms": [tf]})
         if now >= self._next_diagnostics:
             self._next_diagnostics = now + 1.0 / DIAGNOSTICS_RATE
@@ -172,22 +203,22 @@ class SimExtras:
 
     def _publish_static(self, now: float) -> None:
         transforms = [
-            _transform("map", "odom", now, 0.0, 0.0, 0.0, 0.0),
-            _transform("base_link", "base_scan", now, 0.0, 0.0, 0.2, 0.0),
-            _transform("base_link", "camera", now, 0.1, 0.0, 0.4, 0.0),
+            _transform("map", "odom", self._stamp(now), 0.0, 0.0, 0.0, 0.0),
+            _transform("base_link", "base_scan", self._stamp(now), 0.0, 0.0, 0.2, 0.0),
+            _transform("base_link", "camera", self._stamp(now), 0.1, 0.0, 0.4, 0.0),
         ]
         self._publish("/tf_static", "tf2_msgs/TFMessage", {"transforms": transforms}, latch=True)
 
     def _publish_map(self, now: float) -> None:
         ox, oy, width, height, cells = occupancy(self.world)
         info = {
-            "map_load_time": stamp_of(now),
+            "map_load_time": self._stamp(now),
             "resolution": MAP_RESOLUTION,
             "width": width,
             "height": height,
             "origin": {"position": {"x": ox, "y": oy}, "orientation": {"w": 1.0}},
         }
-        value = {"header": {"stamp": stamp_of(now), "frame_id": "map"}, "info": info,
+        value = {"header": {"stamp": self._stamp(now), "frame_id": "map"}, "info": info,
                  "data": cells}  # fmt: skip
         self._publish("/map", "nav_msgs/OccupancyGrid", value, latch=True)
 
@@ -205,7 +236,7 @@ class SimExtras:
             self._status("camera", OK, "ok", {"rate": f"{rates.get('camera', 0):.1f} Hz"}),
         ]  # fmt: skip
         self._publish("/diagnostics", "diagnostic_msgs/DiagnosticArray",
-                      {"header": {"stamp": stamp_of(stamp)}, "status": statuses})  # fmt: skip
+                      {"header": {"stamp": self._stamp(stamp)}, "status": statuses})  # fmt: skip
 
     @staticmethod
     def _status(name: str, level: int, message: str, values: dict[str, str]) -> dict[str, Any]:

@@ -87,8 +87,17 @@ def _client_config() -> dict[str, Any]:
         "root": root,
         "bridge": root + current_app.config["ROSWEB_BRIDGE_PATH"],
         "camera_width": 640,
-        "goal_topic": current_app.config["ROSWEB_GOAL_TOPIC"],
+        "goal_topic": _goal_topic(),
     }
+
+
+def _goal_topic() -> str:
+    """``ROSWEB_GOAL_TOPIC``, or where the middleware's navigation listens: Nav2's
+    ``/goal_pose`` on ROS 2, move_base's ``/move_base_simple/goal`` otherwise."""
+    topic: str = current_app.config["ROSWEB_GOAL_TOPIC"]
+    if topic:
+        return topic
+    return "/goal_pose" if get_state().robot.local.types.ros2 else "/move_base_simple/goal"
 
 
 # -- parameters -----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // its key/value pairs on demand, and how long ago it reported. Rows not updated for STALE_S are
 // greyed.
 
-import { $, fmtAge, h } from "./util.js";
+import { $, baseType, fmtAge, h } from "./util.js";
 
 const LEVELS = { 0: ["OK", "success"], 1: ["WARN", "warning"], 2: ["ERROR", "danger"], 3: ["STALE", "secondary"] };
 const STALE_S = 10;
@@ -20,7 +20,7 @@ export class DiagnosticsPanel {
   }
 
   start(topics) {
-    const names = topics.filter((t) => t.type === "diagnostic_msgs/DiagnosticArray").map((t) => t.name);
+    const names = topics.filter((t) => baseType(t.type) === "diagnostic_msgs/DiagnosticArray").map((t) => t.name);
     const topic = names.includes("/diagnostics_agg") ? "/diagnostics_agg" : names.includes("/diagnostics") ? "/diagnostics" : names[0];
     this._off?.();
     this._off = null;

@@ -1,15 +1,18 @@
-// The Log tab: the robot's log (/rosout as rosgraph_msgs/Log, or /rosout_agg when the graph has
+// The Log tab: the robot's log (/rosout as rosgraph_msgs/Log, ROS 2's rcl_interfaces/msg/Log, or
+// /rosout_agg when the graph has
 // it) and rosweb's own events (GET /api/log: lease changes, e-stops, deadman stops, warnings) in
 // one list, newest first, with a level filter, a node filter and a search. It records from the
 // page's start, whatever the tab; the filters are remembered by the browser.
 
-import { $, api, apiPath, h, layout } from "./util.js";
+import { $, api, apiPath, baseType, h, layout } from "./util.js";
 
 const KEEP = 1000; // lines kept
 const SHOWN = 300; // lines rendered
 const POLL_MS = 2000;
 export const LEVELS = { debug: 1, info: 2, warn: 4, error: 8, fatal: 16 };
 const ROSOUT_LEVELS = { 1: "debug", 2: "info", 4: "warn", 8: "error", 16: "fatal" };
+const ROS2_LEVELS = { 10: "debug", 20: "info", 30: "warn", 40: "error", 50: "fatal" };
+const LOG_TYPES = ["rosgraph_msgs/Log", "rcl_interfaces/Log"];
 const EVENT_LEVELS = { debug: "debug", info: "info", warning: "warn", error: "error", critical: "fatal" };
 const BADGE = { debug: "secondary", info: "info", warn: "warning", error: "danger", fatal: "danger" };
 
@@ -44,17 +47,22 @@ export class LogPanel {
 
   /** Follow the graph's log topic (from GET /api/topics). */
   start(topics) {
-    const names = topics.filter((t) => t.type === "rosgraph_msgs/Log").map((t) => t.name);
+    const logs = topics.filter((t) => LOG_TYPES.includes(baseType(t.type)));
+    const names = logs.map((t) => t.name);
     const topic = names.includes("/rosout_agg") ? "/rosout_agg" : names.includes("/rosout") ? "/rosout" : names[0];
+    const type = logs.find((t) => t.name === topic)?.type;
+    const ros2 = baseType(type) === "rcl_interfaces/Log";
     this._off?.();
     this._off = null;
     $("#log-source", this.root).textContent = topic ? `${topic} and rosweb` : "rosweb (no rosgraph_msgs/Log topic)";
     if (!topic) return;
     this._off = this.ros.subscribe(topic, (msg) => {
-      const secs = msg.header?.stamp?.secs;
-      const time = secs ? secs + (msg.header.stamp.nsecs || 0) * 1e-9 : Date.now() / 1000;
-      this._add({ time, level: ROSOUT_LEVELS[msg.level] || "info", node: msg.name || "?", msg: msg.msg, source: "rosout" });
-    }, { type: "rosgraph_msgs/Log", queue_length: 100 });
+      const stamp = ros2 ? msg.stamp : msg.header?.stamp; // ROS 2: {sec, nanosec}, no header
+      const secs = ros2 ? stamp?.sec : stamp?.secs;
+      const time = secs ? secs + ((ros2 ? stamp.nanosec : stamp.nsecs) || 0) * 1e-9 : Date.now() / 1000;
+      const level = (ros2 ? ROS2_LEVELS : ROSOUT_LEVELS)[msg.level] || "info";
+      this._add({ time, level, node: msg.name || "?", msg: msg.msg, source: "rosout" });
+    }, { type, queue_length: 100 });
   }
 
   show() {

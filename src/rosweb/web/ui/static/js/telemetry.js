@@ -3,7 +3,7 @@
 // map view is on screen). The Drive and Watch views draw from one Telemetry. Each kind of data
 // keeps the time it last came (`age(kind)`), so a view can grey out what went stale.
 
-import { api, apiPath, yaw } from "./util.js";
+import { api, apiPath, baseType, yaw } from "./util.js";
 
 const PATH_MAX = 4000; // points kept
 const PATH_STEP = 0.02; // m between kept points
@@ -14,7 +14,7 @@ export const STALE_S = 3; // data older than this is shown as stale
 
 /** The first topic of `type`, preferring `preferred`. */
 function pick(topics, type, preferred) {
-  const names = topics.filter((t) => t.type === type).map((t) => t.name);
+  const names = topics.filter((t) => baseType(t.type) === type).map((t) => t.name);
   return names.includes(preferred) ? preferred : names[0];
 }
 

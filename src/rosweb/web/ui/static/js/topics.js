@@ -7,7 +7,7 @@ import { streamUrl } from "./camera.js";
 import { buildForm } from "./forms.js";
 import { MessageTree, drawScan } from "./msgview.js";
 import { HEAVY_TYPES } from "./rates.js";
-import { $, api, apiPath, disableFor, h, layout, numericPaths, toast } from "./util.js";
+import { $, api, apiPath, baseType, disableFor, h, layout, numericPaths, toast } from "./util.js";
 
 const LIST_REFRESH_MS = 5000;
 const VIEW_MS = 200; // the message view refreshes at 5 Hz
@@ -187,7 +187,7 @@ export class TopicsPage {
     const name = this.selected;
     const image = IMAGES.has((this.type || "").replace("/msg/", "/"));
     $("#topic-picture").hidden = !image;
-    $("#topic-scan").hidden = this.type !== "sensor_msgs/LaserScan";
+    $("#topic-scan").hidden = baseType(this.type) !== "sensor_msgs/LaserScan";
     $("#topic-latest").hidden = image;
     $("#topic-plot").hidden = image;
     $("#topic-view-kind").textContent = image ? "Picture (MJPEG stream)" : "Latest message";
@@ -219,7 +219,7 @@ export class TopicsPage {
     this._lastView = now;
     this.last = msg;
     this.tree.render(msg);
-    if (this.type === "sensor_msgs/LaserScan") drawScan($("#topic-scan canvas"), msg);
+    if (baseType(this.type) === "sensor_msgs/LaserScan") drawScan($("#topic-scan canvas"), msg);
   }
 
   async _buildPublishForm() {

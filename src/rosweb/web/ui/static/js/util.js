@@ -96,6 +96,11 @@ export async function api(path, { method = "GET", body, keepalive = false, query
   return data;
 }
 
+/** A type name in its short form: ROS 2's `nav_msgs/msg/Odometry` is `nav_msgs/Odometry`. */
+export function baseType(type) {
+  return (type || "").replace("/msg/", "/");
+}
+
 export function $(selector, root = document) {
   return root.querySelector(selector);
 }

@@ -131,16 +131,39 @@ def test_teleop_reaches_a_ros_subscriber(
     assert "x: 0.3" in output
 
 
-def test_rostopic_pub_is_read_over_rest_after_it_left(
-    ros1_server: LiveServer, ros_master: RosMaster
+def test_rostopic_pub_is_read_over_rest_while_it_holds_the_message(
+    ros1_server: LiveServer, ros_master: RosMaster, processes: list[subprocess.Popen[str]]
 ) -> None:
-    # the issue's session: `rostopic pub -1` publishes, latches 3 s and leaves; then curl
-    pub = ros_tool(ros_master, "rostopic", "pub", "-1", "/chatter", "std_msgs/String", "data: hi")
-    assert pub.returncode == 0, pub.stderr
+    # README's session: `rostopic pub -1` latches for 3 s; rosweb subscribes at the GET (the
+    # default ROSWEB_CACHE_TOPICS=auto receives a real robot's topics only when asked for)
+    spawn(processes, ros_master, ["rostopic", "pub", "-1", "/chatter", "std_msgs/String",
+                                  "data: hi"])  # fmt: skip
+    wait_for(lambda: "/chatter" in get(ros1_server, "/api/topics").text, timeout=10)
+    [before] = get(ros1_server, "/api/stats/topics?topic=/chatter").json()["topics"]
+    assert before["subscribed"] is False  # nobody asked yet: not received
     response = get(ros1_server, "/api/topics/chatter")
     assert response.status_code == 200, response.text
     assert response.json()["type"] == "std_msgs/String"
     assert response.json()["msg"] == {"data": "hi"}
+
+
+def test_a_cached_topic_is_read_over_rest_after_rostopic_left(ros_master: RosMaster) -> None:
+    """``ROSWEB_CACHE_TOPICS`` names the topics kept from the moment they appear."""
+    app = create_app({"TESTING": True, "ROSWEB_BACKEND": "ros1://?linger=0.5",
+                      "ROSWEB_CACHE_TOPICS": "/chatter*"})  # fmt: skip
+    server = Server(app, "127.0.0.1", 0, threads=8)
+    server.start()
+    try:
+        live = LiveServer(app, server, None)
+        pub = ros_tool(ros_master, "rostopic", "pub", "-1", "/chatter_kept", "std_msgs/String",
+                       "data: kept")  # fmt: skip
+        assert pub.returncode == 0, pub.stderr  # published, latched 3 s, and gone
+        response = get(live, "/api/topics/chatter_kept")
+        assert response.status_code == 200, response.text
+        assert response.json()["msg"] == {"data": "kept"}
+    finally:
+        server.stop()
+        RosWeb.close(app)
 
 
 @pytest.fixture

@@ -164,7 +164,9 @@ def test_agent_kill_under_a_moving_robot_stops_it_and_keeps_the_estop(
         wait_for(lambda: 0.0 in listener.since(killed), timeout=10)
         assert listener.since(killed)[-1] == 0.0
 
-        # an e-stop engaged before a kill is still engaged after it
+        # an e-stop engaged before a kill is still engaged after it (both workers in session
+        # again first: a connection lands on either)
+        wait_for(lambda: all(health(server) == 200 for _ in range(6)), timeout=20)
         engaged = server.post("/api/estop")
         assert engaged.status_code == 200
         assert engaged.json()["estop"] is not None

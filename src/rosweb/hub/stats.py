@@ -86,6 +86,10 @@ def wire_size(store: TypeStore, type_name: str, msg: Message,
         return 0
 
 
+def _unsized(_msg: Message) -> int:
+    return 0
+
+
 class _Topic:
     __slots__ = ("bytes", "count", "last", "lock", "samples", "type")
 
@@ -116,6 +120,8 @@ class TopicStats:
             with self._lock:
                 entry = self._topics[topic] = _Topic(type_name, self.max_samples)
         sizer = self._sizers.get(type_name)
+        if sizer is None and not type_name:  # a first message before its subscription returned
+            sizer = _unsized
         if sizer is None:  # compiled once per type, into a copy swapped in when complete
             with self._lock:
                 sizers = dict(self._sizers)

@@ -156,6 +156,9 @@ class RpcClient:
         """Call ``obj.method(*args, **kwargs)`` on the server and return its result."""
         if self._closed.is_set():
             raise BackendUnavailable(f"the connection to the agent at {self.address} is closed")
+        if threading.current_thread() is self._thread:  # its reply could never be received
+            raise BackendUnavailable(f"{obj}.{method}: no call to the agent from its I/O thread "
+                                     "(a data callback)")  # fmt: skip
         if not internal and not self._ready.is_set():
             raise BackendUnavailable(f"the agent at {self.address} is unavailable")
         call_id = next(self._ids)

@@ -10,6 +10,7 @@ publish (guarded: roles, allow/deny, audit).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -47,19 +48,36 @@ class Video:
 
     inputs: Inputs | None = None
     compressor: Compressor | None = None
-    webrtc: WebRtc | None = None
+    webrtc: WebRtc | None = None  # started at the first WebRTC request (aiortc is ~35 MB)
     unavailable: str | None = None  # why WebRTC is off (the install hint)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    make_webrtc: Callable[[], WebRtc] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start_webrtc(self) -> WebRtc | None:
+        """The WebRTC sessions, started on first use (None when video is not installed)."""
+        with self._lock:
+            if self.webrtc is None and self.make_webrtc is not None:
+                self.webrtc = self.make_webrtc()
+                self.closers.append(self.webrtc.close)
+            return self.webrtc
 
     def health(self) -> dict[str, Any]:
         """For /api/health: every input, every compressed sibling, the WebRTC sessions."""
         return {
             "inputs": self.inputs.health() if self.inputs else [],
             "compressed": self.compressor.health() if self.compressor else [],
-            "webrtc": self.webrtc.health() if self.webrtc else {"unavailable": self.unavailable},
+            "webrtc": self.webrtc.health() if self.webrtc else self._webrtc_idle(),
         }
 
+    def _webrtc_idle(self) -> dict[str, Any]:
+        if self.make_webrtc is None:
+            return {"unavailable": self.unavailable}
+        return {"sessions": [], "encoders": [], "started": False}
+
     def close(self) -> None:
+        with self._lock:
+            self.make_webrtc = None  # no start after the close
         for close in reversed(self.closers):
             try:
                 close()
@@ -161,18 +179,23 @@ def init_video(app: Flask, state: RosWebState) -> Video:
         if wanted:
             raise ConfigError(video.unavailable)
         return video
-    from rosweb.core.video.compressed import Compressor
-    from rosweb.core.video.inputs import Inputs
-    from rosweb.core.video.webrtc import WebRtc
+    def make_webrtc() -> WebRtc:
+        from rosweb.core.video.webrtc import WebRtc
 
-    try:
-        video.webrtc = WebRtc(
+        return WebRtc(
             subscribe(state),
             ice_servers=cfg["ROSWEB_WEBRTC_ICE_SERVERS"],
             max_sessions=cfg["ROSWEB_WEBRTC_MAX_SESSIONS"],
             timeout=cfg["ROSWEB_WEBRTC_TIMEOUT"],
         )
-        video.closers.append(video.webrtc.close)
+
+    video.make_webrtc = make_webrtc
+    if not wanted:
+        return video
+    from rosweb.core.video.compressed import Compressor
+    from rosweb.core.video.inputs import Inputs
+
+    try:
         if cfg["ROSWEB_INPUTS"]:
             video.inputs = Inputs(
                 cfg["ROSWEB_INPUTS"], trusted_publish(state), advertise=trusted_advertise(state)

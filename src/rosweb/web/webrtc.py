@@ -46,9 +46,10 @@ def _parts() -> tuple[Any, Any]:
 
 def _webrtc() -> tuple[Any, Any]:
     state, video = _parts()
-    if video.webrtc is None:
+    webrtc = video.start_webrtc()
+    if webrtc is None:
         raise ApiError(501, "unavailable", video.unavailable or "WebRTC is off")
-    return state, video.webrtc
+    return state, webrtc
 
 
 def _body() -> dict[str, Any]:
@@ -96,7 +97,7 @@ def info() -> Response:
     robot = state.bind(principal, request.remote_addr or "", "webrtc")
     webrtc = video.webrtc
     body: dict[str, Any] = {
-        "available": webrtc is not None,
+        "available": video.make_webrtc is not None or webrtc is not None,
         "reason": video.unavailable,
         "codecs": ["vp8", "h264"],
         "ice_servers": [

@@ -42,7 +42,7 @@ from rosweb.core.bridge.topics import TopicOps, publish_frame
 from rosweb.core.guard import GuardedRobot
 from rosweb.errors import AuthError, RateLimited, RosWebError
 from rosweb.graph import Handle
-from rosweb.hub import Envelope
+from rosweb.hub import Consumer, Envelope
 
 __all__ = ["OPS", "OP_ROLES", "RATE_LIMITED_OPS", "BridgeOptions", "BridgeSession"]
 
@@ -65,6 +65,7 @@ class BridgeSession(TopicOps, ServiceOps):
         login: Callable[[str], GuardedRobot] | None = None,
         rate_limit: Callable[[str], None] | None = None,
         options: BridgeOptions | None = None,
+        framing: Callable[[Frame], bytes] | None = None,
     ) -> None:
         #: the robot as this client may use it; None until it authenticates (with ``login``,
         #: by an auth op)
@@ -73,6 +74,9 @@ class BridgeSession(TopicOps, ServiceOps):
         self._rate_limit = rate_limit
         self.options = options or BridgeOptions()
         self._wake = wake
+        #: the transport's wire form of a frame (a WebSocket frame): with it, ``outgoing``
+        #: hands out wire bytes, a topic message's made once for every session
+        self._framing = framing
         self._executor = executor
         self._lock = threading.RLock()
         self._control: collections.deque[Frame] = collections.deque()
@@ -145,8 +149,11 @@ class BridgeSession(TopicOps, ServiceOps):
 
     def send(self, message: dict[str, Any], compression: str = "none") -> None:
         """Queue a control message (status, service response, request to the client)."""
+        frame = encode(message, compression)
+        if self._framing is not None:
+            frame = self._framing(frame)
         with self._lock:
-            self._control.append(encode(message, compression))
+            self._control.append(frame)
         self._wake()
 
     def status(self, level: str, text: str, mid: str | int | None = None) -> None:
@@ -178,15 +185,34 @@ class BridgeSession(TopicOps, ServiceOps):
         return frames
 
     def _frames_of(self, subscription: Subscription, envelope: Envelope) -> list[Frame]:
+        """A message's frames for this client: made once per message for every session (the
+        wire form too, with ``framing``), but fragments (their ids are this session's)."""
         key = ("publish", subscription.name, subscription.compression)
         frame = envelope.encoded(
             key, publish_frame(self._act().types, subscription.name, subscription.compression)
         )
         size = subscription.fragment_size
+        framing = self._framing
         if size and isinstance(frame, str) and len(frame) > size:
             fragment_id = f"publish:{envelope.topic}:{next(self._ids)}"
-            return list(fragments(frame, size, fragment_id))
-        return [frame]
+            parts: list[Frame] = list(fragments(frame, size, fragment_id))
+            return [framing(p) for p in parts] if framing is not None else parts
+        if framing is None:
+            return [frame]
+        return [envelope.encoded((*key, "wire"), lambda e: framing(frame))]
+
+    def _notify(self, consumer: Consumer) -> None:
+        """On the middleware's thread, a message queued for this client: its frames are made
+        here, once for every session, so that the transport's loop only writes bytes."""
+        subscription = self._subscriptions.get(consumer.topic)
+        if subscription is not None and not subscription.fragment_size and self.robot:
+            envelope = consumer.newest()
+            if envelope is not None:
+                try:
+                    self._frames_of(subscription, envelope)
+                except Exception:  # the loop makes it again, and reports it there
+                    log.debug("could not encode a message of %s early", consumer.topic)
+        self._wake()
 
     # -- lifetime -------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from rosweb.core import GuardedRobot
 from rosweb.core.bridge import BridgeSession
+from rosweb.core.bridge.frames import Frame
 from rosweb.errors import AuthError
 from rosweb.web.state import RosWebState
 
@@ -25,11 +26,13 @@ def open_session(
     token: str | None,
     cookie: str | None,
     client: str | None,
+    framing: Callable[[Frame], bytes] | None = None,
 ) -> BridgeSession:
     """A session for a new WebSocket. Credentials (a bearer header, a ``token`` query parameter,
     the login cookie) make it authenticated at once; without them it waits for an ``auth`` op.
     Raises PermissionDenied for a connection the gate refuses outright (authentication off and
-    not from this machine)."""
+    not from this machine). ``framing``: the transport's wire form of a frame (see
+    :class:`~rosweb.core.bridge.BridgeSession`)."""
     gate = state.gate
     number = next(_numbers)
 
@@ -55,6 +58,6 @@ def open_session(
 
     session = BridgeSession(
         robot, wake=wake, executor=state.executor, login=identify, rate_limit=rate_limit,
-        options=state.bridge_options,
+        options=state.bridge_options, framing=framing,
     )  # fmt: skip
     return session

@@ -63,7 +63,7 @@ class BridgeSession(TopicOps, ServiceOps):
         wake: Callable[[], None],
         executor: Executor,
         login: Callable[[str], GuardedRobot] | None = None,
-        rate_limit: Callable[[str], None] | None = None,
+        rate_limit: Callable[[str], bool | str | None] | None = None,
         options: BridgeOptions | None = None,
         framing: Callable[[Frame], bytes] | None = None,
     ) -> None:
@@ -113,29 +113,37 @@ class BridgeSession(TopicOps, ServiceOps):
             self.status("error", f"unknown op {op!r}" if op else "missing field op", mid)
             return
         try:
-            self._allow(str(op), message)
+            refused = self._allow(str(op), message)
+            if refused is not None:
+                self._refuse(str(op), refused, mid)
+                return
             handler(self, message)
         except OpError as err:
             self.status("error", f"{op}: {err}", mid)
-        except RateLimited as err:  # refusing costs almost nothing: one status a second
-            now = time.monotonic()
-            if now - self._refused_since < 1.0:
-                self._refused += 1
-                return
-            more = f" ({self._refused} more refused in the last second)" if self._refused else ""
-            self._refused_since, self._refused = now, 0
-            self.status("error", f"{op}: {err}{more}", mid)
+        except RateLimited as err:
+            self._refuse(str(op), str(err), mid)
         except RosWebError as err:
             self.status("error", f"{op}: {err}", mid)
         except Exception as err:  # a bug of ours: the client still gets an answer
             log.exception("rosbridge op %s failed", op)
             self.status("error", f"{op}: internal error ({type(err).__name__})", mid)
 
-    def _allow(self, op: str, message: dict[str, Any]) -> None:
-        """Raise unless the client may send this op now: authenticated, role, rate."""
+    def _refuse(self, op: str, reason: str, mid: str | int | None) -> None:
+        """A rate-limited op: refusing costs almost nothing, one status a second."""
+        now = time.monotonic()
+        if now - self._refused_since < 1.0:
+            self._refused += 1
+            return
+        more = f" ({self._refused} more refused in the last second)" if self._refused else ""
+        self._refused_since, self._refused = now, 0
+        self.status("error", f"{op}: {reason}{more}", mid)
+
+    def _allow(self, op: str, message: dict[str, Any]) -> str | None:
+        """Raise unless the client may send this op (authenticated, role); the reason if it
+        may not now (``rate_limit`` said no: a string, or RateLimited raised)."""
         role = OP_ROLES[op]
         if role is None:
-            return
+            return None
         if self.robot is None:
             raise AuthError('not authenticated: send {"op": "auth", "token": "..."} first')
         service = message.get("service")
@@ -143,7 +151,10 @@ class BridgeSession(TopicOps, ServiceOps):
             role = "viewer"  # introspection; rosapi's own writes check their role
         self.robot.require(role, f"op {op}")
         if op in RATE_LIMITED_OPS and self._rate_limit is not None:
-            self._rate_limit(op)
+            verdict = self._rate_limit(op)
+            if isinstance(verdict, str):
+                return verdict
+        return None
 
     # -- out ------------------------------------------------------------------------------------
 

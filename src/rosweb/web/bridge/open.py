@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 from rosweb.core import GuardedRobot
@@ -12,8 +11,6 @@ from rosweb.errors import AuthError
 from rosweb.web.state import RosWebState
 
 __all__ = ["open_session"]
-
-_numbers = itertools.count(1)
 
 
 def open_session(
@@ -34,7 +31,6 @@ def open_session(
     not from this machine). ``framing``: the transport's wire form of a frame (see
     :class:`~rosweb.core.bridge.BridgeSession`)."""
     gate = state.gate
-    number = next(_numbers)
 
     def identify(token: str | None, authorization: str | None = None) -> GuardedRobot:
         principal = gate.identify(
@@ -51,10 +47,10 @@ def open_session(
             raise
         robot = None  # may still authenticate with an auth op
 
-    def rate_limit(op: str) -> None:
-        who = session.robot
-        if who is not None:
-            gate.hit("ws", f"{who.caller.operator.key}#{number}")
+    allowance = gate.allowance("ws")  # this connection's own: refusing costs next to nothing
+
+    def rate_limit(op: str) -> bool | str:
+        return True if allowance is None or allowance.take() else allowance.text
 
     session = BridgeSession(
         robot, wake=wake, executor=state.executor, login=identify, rate_limit=rate_limit,

@@ -48,7 +48,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROS_PYTHON = "/usr/bin/python3"  # Debian's rospy is built for the system's Python
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-SCENARIOS = ("inbound", "fanout", "roundtrip", "service", "images")
+SCENARIOS = ("inbound", "refused", "fanout", "roundtrip", "service", "images")
 
 
 class BenchError(RuntimeError):
@@ -298,7 +298,7 @@ class Bench:
                 time.sleep(0.1)
 
     @contextlib.contextmanager
-    def rosweb(self, variant: str = "rosweb") -> Iterator[str]:
+    def rosweb(self, variant: str = "rosweb", **settings: str) -> Iterator[str]:
         """A fresh ``rosweb run --backend ros1://`` for one scenario; yields its rosbridge URL."""
         import requests
 
@@ -306,7 +306,7 @@ class Bench:
         script = Path(sys.executable).with_name("rosweb")
         command = [str(script)] if script.exists() else [sys.executable, "-m", "rosweb.cli"]
         run = f"run --backend ros1://?node=/rosweb_bench --port {port} --log-level warning"
-        extra = dict(self.variants)[variant]
+        extra = dict(self.variants)[variant] | settings  # ROSWEB_* settings by environment
         child = self.procs.spawn(f"rosweb-{variant}", "rosweb", [*command, *run.split()], extra)
         deadline = time.monotonic() + 60
         while True:
@@ -393,6 +393,40 @@ def inbound(bench: Bench) -> list[dict[str, Any]]:
             procs.wait_exit(client, d + 90)
             procs.finish(sub)
             rows.append(figures(variant, load(out_client), load(out_sub)))
+    return rows
+
+
+def refused(bench: Bench) -> list[dict[str, Any]]:
+    """What refusing a flood over ROSWEB_WS_RATE_LIMIT costs: a client publishes as fast as its
+    socket takes it to a rosweb limited to 10 writes a second (so nearly every frame is
+    refused); rosweb's CPU per frame sent. No raw reference (rospy has no rate limit)."""
+    procs, d = bench.procs, bench.args.duration
+    case = "String 200 B at max rate, limit 10/s"
+    rows: list[dict[str, Any]] = [
+        {"scenario": "refused", "case": case, "variant": "raw", "cpu": {}}
+    ]
+    for variant, _ in bench.variants:
+        with bench.rosweb(variant, ROSWEB_WS_RATE_LIMIT="10/second") as url:
+            out = bench.out(f"refused-{variant}-client")
+            client = procs.client("publish", url=url, topic="/bench_refused", duration=d, out=out)
+            procs.wait(client, "READY")
+            procs.say(client, "go")
+            procs.wait_exit(client, d + 90)
+            result = load(out)
+            phase = result["phases"]["rmax"]
+            cpu = procs.cpu("rmax")
+            rate = phase["sent"] / phase["duration"]
+            rows.append(
+                {
+                    "scenario": "refused",
+                    "case": case,
+                    "variant": variant,
+                    "sent_rate": rate,
+                    "replies": result.get("status_count", 0),
+                    "us_per_frame": 1e4 * cpu.get("rosweb", 0.0) / rate if rate else None,
+                    "cpu": cpu,
+                }
+            )
     return rows
 
 
@@ -647,6 +681,7 @@ def images(bench: Bench) -> list[dict[str, Any]]:
 
 RUNNERS = {
     "inbound": inbound,
+    "refused": refused,
     "fanout": fanout,
     "roundtrip": roundtrip,
     "service": service,
@@ -663,6 +698,11 @@ METRICS = {
         ("loss_pct", "loss %", False),
         ("p50_ms", "latency p50 ms", False),
         ("p99_ms", "latency p99 ms", False),
+    ],
+    "refused": [
+        ("sent_rate", "sent msg/s", True),
+        ("replies", "status replies", False),
+        ("us_per_frame", "rosweb CPU us per frame", False),
     ],
     "fan-out": [
         ("delivered_rate", "delivered msg/s (total)", True),

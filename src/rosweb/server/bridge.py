@@ -133,7 +133,7 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
 
     def on_message(self, message: str | bytes) -> None:
         session = self.session
-        if session is None:
+        if session is None or session.refuse_early(message):  # a flood over the rate limit
             return
         if not self.inline_ok:  # may block: off the loop, in order
             self._receive_later(session, message)

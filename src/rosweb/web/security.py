@@ -283,6 +283,10 @@ class Allowance:
         self._left = left - 1.0
         return True
 
+    def available(self) -> bool:
+        """Whether a write would be allowed now (nothing is counted)."""
+        return self._left + (time.monotonic() - self._last) * self._rate >= 1.0
+
 
 def _limit(settings: Mapping[str, Any], key: str) -> RateLimitItem | None:
     text = settings[key].strip()

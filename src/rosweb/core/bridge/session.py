@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +54,10 @@ def _nothing() -> None:
     pass
 
 
+#: the op of a JSON frame that starts with it, as clients write them (roslibjs, roslibpy)
+_OP = re.compile(r'\s*\{\s*"op"\s*:\s*"([a-z_]+)"')
+
+
 class BridgeSession(TopicOps, ServiceOps):
     """One rosbridge client: feed it frames, take frames from it."""
 
@@ -64,6 +69,7 @@ class BridgeSession(TopicOps, ServiceOps):
         executor: Executor,
         login: Callable[[str], GuardedRobot] | None = None,
         rate_limit: Callable[[str], bool | str | None] | None = None,
+        rate_exhausted: Callable[[], str | None] | None = None,
         options: BridgeOptions | None = None,
         framing: Callable[[Frame], bytes] | None = None,
     ) -> None:
@@ -72,6 +78,8 @@ class BridgeSession(TopicOps, ServiceOps):
         self.robot = robot
         self._login = login
         self._rate_limit = rate_limit
+        #: why the rate limit refuses writes right now (None: it does not), without counting one
+        self._rate_exhausted = rate_exhausted
         self.options = options or BridgeOptions()
         self._wake = wake
         #: the transport's wire form of a frame (a WebSocket frame): with it, ``outgoing``
@@ -103,6 +111,26 @@ class BridgeSession(TopicOps, ServiceOps):
             self.status("error", str(err), guess_id(data))
             return
         self.handle(message)
+
+    def refuse_early(self, data: Frame) -> bool:
+        """True if ``data`` is a rate-limited op (read from the start of its JSON text) while the
+        rate limit refuses every write: it is refused here, as :meth:`receive` would, but
+        before it is decoded or queued, so that a flood costs next to nothing. Otherwise False:
+        the frame goes to :meth:`receive` as usual. Safe to call from the transport's loop."""
+        exhausted = self._rate_exhausted
+        if exhausted is None or self.robot is None or not isinstance(data, str):
+            return False
+        found = _OP.match(data)
+        if found is None or found.group(1) not in RATE_LIMITED_OPS:
+            return False
+        reason = exhausted()
+        if reason is None:
+            return False
+        if time.monotonic() - self._refused_since < 1.0:
+            self._refused += 1  # folded into the next status (the common case: no work at all)
+        else:
+            self._refuse(found.group(1), reason, guess_id(data))
+        return True
 
     def handle(self, message: dict[str, Any]) -> None:
         op = message.get("op")
@@ -258,6 +286,7 @@ class BridgeSession(TopicOps, ServiceOps):
         # callbacks keeps its buffers alive until a garbage collection
         self._login = None
         self._rate_limit = None
+        self._rate_exhausted = None
         self._wake = _nothing
 
     # -- ops: rosweb's own ----------------------------------------------------------------------

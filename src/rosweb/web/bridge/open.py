@@ -52,8 +52,12 @@ def open_session(
     def rate_limit(op: str) -> bool | str:
         return True if allowance is None or allowance.take() else allowance.text
 
+    def rate_exhausted() -> str | None:
+        return None if allowance is None or allowance.available() else allowance.text
+
     session = BridgeSession(
         robot, wake=wake, executor=state.executor, login=identify, rate_limit=rate_limit,
+        rate_exhausted=rate_exhausted,
         options=state.bridge_options, framing=framing,
     )  # fmt: skip
     return session

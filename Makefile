@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck pytest system-deps bench clean
+.PHONY: run test lint typecheck pytest system-deps bench bench-video clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,14 +58,13 @@ pytest: $(VENV)/.installed-test $(JS_CLIENTS)/node_modules/.package-lock.json
 
 test: system-deps lint typecheck pytest
 
+# one table: every benchmark, short, rosweb at BENCH_BEFORE (default: the merge-base with main)
+# against this tree, in the same run (bench/README.md)
 bench: $(VENV)/.installed-test system-deps
-	$(BIN)/python bench/bench_hub.py
-	$(BIN)/python bench/bench_mjpeg.py
-	$(BIN)/python bench/bench_bridge.py
-	$(BIN)/python bench/bench_agent.py
+	$(BIN)/python bench/bench_all.py $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE))
+
+bench-video: $(VENV)/.installed-test
 	$(BIN)/python bench/bench_video.py
-	$(BIN)/python bench/bench_properties.py
-	$(BIN)/python bench/bench_ros2.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

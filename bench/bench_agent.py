@@ -29,6 +29,8 @@ import threading
 import time
 from typing import Any
 
+from rows import dump, row
+
 from rosweb.agent import Agent
 from rosweb.graph import Graph, connect
 from rosweb.graph.sim import Bus
@@ -196,6 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--workers", default="1,4")
+    parser.add_argument("--json", help="also write the figures here (for bench/bench_all.py)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--subscriber", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -258,6 +261,7 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for case, unit, ref, hop, _ in rows:
         print(f"| {case} | {ref:,.3g} {unit} | {hop:,.3g} {unit} | {hop / ref:.3g} |")
+    dump(args.json, [row(f"agent hop: {c}", u, ref, hop, h) for c, u, ref, hop, h in rows])
 
 
 if __name__ == "__main__":

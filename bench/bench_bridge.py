@@ -48,7 +48,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROS_PYTHON = "/usr/bin/python3"  # Debian's rospy is built for the system's Python
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-SCENARIOS = ("inbound", "fanout", "roundtrip", "service", "images")
+SCENARIOS = ("inbound", "refused", "fanout", "roundtrip", "service", "images")
 
 
 class BenchError(RuntimeError):
@@ -118,7 +118,9 @@ class Processes:
         self._lock = threading.Lock()
         self._count = 0
 
-    def spawn(self, name: str, group: str, argv: list[str]) -> Child:
+    def spawn(
+        self, name: str, group: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> Child:
         self._count += 1
         log = self.workdir / f"{self._count:03d}-{name}.log"
         with open(log, "w") as err:
@@ -128,7 +130,7 @@ class Processes:
                 stdout=subprocess.PIPE,
                 stderr=err,
                 text=True,
-                env=self.env,
+                env=self.env | (env or {}),
                 start_new_session=True,
                 bufsize=1,
             )
@@ -266,6 +268,12 @@ class Bench:
         env.pop("ROS_HOSTNAME", None)
         self.procs = Processes(workdir, env)
         self._out = 0
+        #: the rosweb runs measured against the raw reference: (name, extra environment); with
+        #: ``--before SRC``, the rosweb of SRC (a checkout's ``src/``) runs first as "before"
+        self.variants: list[tuple[str, dict[str, str]]] = [("rosweb", {})]
+        if args.before:
+            before = {"PYTHONPATH": str(Path(args.before).resolve())}
+            self.variants.insert(0, ("before", before))
 
     def out(self, name: str) -> Path:
         self._out += 1
@@ -290,7 +298,7 @@ class Bench:
                 time.sleep(0.1)
 
     @contextlib.contextmanager
-    def rosweb(self) -> Iterator[str]:
+    def rosweb(self, variant: str = "rosweb", **settings: str) -> Iterator[str]:
         """A fresh ``rosweb run --backend ros1://`` for one scenario; yields its rosbridge URL."""
         import requests
 
@@ -298,7 +306,8 @@ class Bench:
         script = Path(sys.executable).with_name("rosweb")
         command = [str(script)] if script.exists() else [sys.executable, "-m", "rosweb.cli"]
         run = f"run --backend ros1://?node=/rosweb_bench --port {port} --log-level warning"
-        child = self.procs.spawn("rosweb", "rosweb", [*command, *run.split()])
+        extra = dict(self.variants)[variant] | settings  # ROSWEB_* settings by environment
+        child = self.procs.spawn(f"rosweb-{variant}", "rosweb", [*command, *run.split()], extra)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -324,7 +333,8 @@ def ms(value: float | None) -> float | None:
 
 
 # -- scenarios ------------------------------------------------------------------------------
-# Each returns rows: {"scenario", "case", "variant" ("raw" or "rosweb"), figures..., "cpu"}.
+# Each returns rows: {"scenario", "case", "variant" ("raw", "before" or "rosweb"), figures...,
+# "cpu"}.
 
 
 def inbound(bench: Bench) -> list[dict[str, Any]]:
@@ -367,30 +377,71 @@ def inbound(bench: Bench) -> list[dict[str, Any]]:
     procs.finish(sub)
     rows.append(figures("raw", load(out_pub), load(out_sub)))
 
-    with bench.rosweb() as url:
-        out_sub, out_client = bench.out("inbound-rosweb-sub"), bench.out("inbound-rosweb-client")
-        sub = procs.peer("sub", topic="/bench_in", out=out_sub)
-        procs.wait(sub, "READY")
-        client = procs.client("publish", url=url, topic="/bench_in", duration=d, out=out_client)
-        procs.wait(client, "READY")
-        started = time.monotonic()
-        procs.wait(sub, "FIRST")
-        # the same warm-up as the reference (meanwhile rosweb's cache subscribes the topic too)
-        time.sleep(max(0.0, warm - (time.monotonic() - started)))
-        procs.say(client, "go")
-        procs.wait_exit(client, d + 90)
-        procs.finish(sub)
-        rows.append(figures("rosweb", load(out_client), load(out_sub)))
+    for variant, _ in bench.variants:
+        with bench.rosweb(variant) as url:
+            out_sub = bench.out(f"inbound-{variant}-sub")
+            out_client = bench.out(f"inbound-{variant}-client")
+            sub = procs.peer("sub", topic="/bench_in", out=out_sub)
+            procs.wait(sub, "READY")
+            client = procs.client("publish", url=url, topic="/bench_in", duration=d, out=out_client)
+            procs.wait(client, "READY")
+            started = time.monotonic()
+            procs.wait(sub, "FIRST")
+            # the same warm-up as the reference (meanwhile rosweb's cache subscribes the topic too)
+            time.sleep(max(0.0, warm - (time.monotonic() - started)))
+            procs.say(client, "go")
+            procs.wait_exit(client, d + 90)
+            procs.finish(sub)
+            rows.append(figures(variant, load(out_client), load(out_sub)))
+    return rows
+
+
+def refused(bench: Bench) -> list[dict[str, Any]]:
+    """What refusing a flood over ROSWEB_WS_RATE_LIMIT costs: a client publishes as fast as its
+    socket takes it to a rosweb limited to 10 writes a second (so nearly every frame is
+    refused); rosweb's CPU per frame sent. No raw reference (rospy has no rate limit)."""
+    procs, d = bench.procs, bench.args.duration
+    case = "String 200 B at max rate, limit 10/s"
+    rows: list[dict[str, Any]] = [
+        {"scenario": "refused", "case": case, "variant": "raw", "cpu": {}}
+    ]
+    for variant, _ in bench.variants:
+        with bench.rosweb(variant, ROSWEB_WS_RATE_LIMIT="10/second") as url:
+            out = bench.out(f"refused-{variant}-client")
+            client = procs.client("publish", url=url, topic="/bench_refused", duration=d, out=out)
+            procs.wait(client, "READY")
+            procs.say(client, "go")
+            procs.wait_exit(client, d + 90)
+            result = load(out)
+            phase = result["phases"]["rmax"]
+            cpu = procs.cpu("rmax")
+            rate = phase["sent"] / phase["duration"]
+            rows.append(
+                {
+                    "scenario": "refused",
+                    "case": case,
+                    "variant": variant,
+                    "sent_rate": rate,
+                    "replies": result.get("status_count", 0),
+                    "us_per_frame": 1e4 * cpu.get("rosweb", 0.0) / rate if rate else None,
+                    "cpu": cpu,
+                }
+            )
     return rows
 
 
 def fanout(bench: Bench) -> list[dict[str, Any]]:
     procs, args = bench.procs, bench.args
-    d, rates = args.duration, args.rates
+    d = args.duration
     rows = []
 
     def figures(
-        variant: str, n: int, sent: dict[str, Any], results: list[dict[str, Any]], client_procs: int
+        variant: str,
+        n: int,
+        rates: str,
+        sent: dict[str, Any],
+        results: list[dict[str, Any]],
+        client_procs: int,
     ) -> list[dict[str, Any]]:
         out = []
         for rate in rates.split(","):
@@ -398,7 +449,7 @@ def fanout(bench: Bench) -> list[dict[str, Any]]:
             phase = sent["phases"][tag]
             count = sum(r["tags"].get(tag, {}).get("count", 0) for r in results)
             latency = [x for r in results for x in r["tags"].get(tag, {}).get("latency", [])]
-            if variant == "rosweb":  # one result per client process, several connections
+            if variant != "raw":  # one result per client process, several connections
                 per_connection = [c.get(tag, 0) for r in results for c in r["per_connection"]]
             else:  # one result per subscriber process
                 per_connection = [r["tags"].get(tag, {}).get("count", 0) for r in results]
@@ -418,14 +469,14 @@ def fanout(bench: Bench) -> list[dict[str, Any]]:
                     "max_client": max(per_connection) if per_connection else 0,
                     "p50_ms": ms(percentile(latency, 50)),
                     "p99_ms": ms(percentile(latency, 99)),
-                    "cpu": procs.cpu(tag),
+                    "cpu": procs.cpu(tag),  # the marks of the run just finished
                     "client_procs": client_procs,
                     "status": sum(r.get("status_count", 0) for r in results),
                 }
             )
         return out
 
-    def publisher(n_connections: int, label: str) -> tuple[Any, Path]:
+    def publisher(n_connections: int, rates: str, label: str) -> tuple[Any, Path]:
         out = bench.out(f"fanout-{label}-pub")
         pub = procs.peer(
             "pub",
@@ -440,39 +491,41 @@ def fanout(bench: Bench) -> list[dict[str, Any]]:
         )
         return pub, out
 
-    timeout = len(rates.split(",")) * (d + args.gap) + 120
-    for n in args.fanout_n:
+    for n, rates in args.fanout:
+        timeout = len(rates.split(",")) * (d + args.gap) + 120
         outs = [bench.out(f"fanout-raw-{n}-sub{i}") for i in range(n)]
         subs = [procs.peer("sub", topic="/bench_fan", out=o) for o in outs]
         for sub in subs:
             procs.wait(sub, "READY", timeout=120)
-        pub, out_pub = publisher(n, f"raw-{n}")
+        pub, out_pub = publisher(n, rates, f"raw-{n}")
         procs.wait_exit(pub, timeout)
         procs.finish(*subs)
-        rows += figures("raw", n, load(out_pub), [load(o) for o in outs], n)
+        rows += figures("raw", n, rates, load(out_pub), [load(o) for o in outs], n)
 
-    with bench.rosweb() as url:
-        for n in args.fanout_n:
-            k = max(1, min(n, args.client_procs))
-            sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
-            outs = [bench.out(f"fanout-rosweb-{n}-client{i}") for i in range(k)]
-            clients = [
-                procs.client(
-                    "subscribe",
-                    url=url,
-                    topic="/bench_fan",
-                    connections=size,
-                    queue_length=args.queue_length,
-                    out=o,
-                )
-                for size, o in zip(sizes, outs, strict=True)
-            ]
-            for client in clients:
-                procs.wait(client, "READY", timeout=120)
-            pub, out_pub = publisher(1, f"rosweb-{n}")
-            procs.wait_exit(pub, timeout)
-            procs.finish(*clients)
-            rows += figures("rosweb", n, load(out_pub), [load(o) for o in outs], k)
+    for variant, _ in bench.variants:
+        with bench.rosweb(variant) as url:
+            for n, rates in args.fanout:
+                timeout = len(rates.split(",")) * (d + args.gap) + 120
+                k = max(1, min(n, args.client_procs))
+                sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+                outs = [bench.out(f"fanout-{variant}-{n}-client{i}") for i in range(k)]
+                clients = [
+                    procs.client(
+                        "subscribe",
+                        url=url,
+                        topic="/bench_fan",
+                        connections=size,
+                        queue_length=args.queue_length,
+                        out=o,
+                    )
+                    for size, o in zip(sizes, outs, strict=True)
+                ]
+                for client in clients:
+                    procs.wait(client, "READY", timeout=120)
+                pub, out_pub = publisher(1, rates, f"{variant}-{n}")
+                procs.wait_exit(pub, timeout)
+                procs.finish(*clients)
+                rows += figures(variant, n, rates, load(out_pub), [load(o) for o in outs], k)
     return rows
 
 
@@ -506,14 +559,17 @@ def roundtrip(bench: Bench) -> list[dict[str, Any]]:
     procs.finish(echo)
     rows.append(figures("raw", load(out)))
 
-    with bench.rosweb() as url:
-        echo = procs.peer("echo")
-        procs.wait(echo, "READY")
-        out = bench.out("roundtrip-rosweb")
-        ping = procs.client("ping", url=url, rate=100, duration=d, warm=bench.args.warm, out=out)
-        procs.wait_exit(ping, d + 90)
-        procs.finish(echo)
-        rows.append(figures("rosweb", load(out)))
+    for variant, _ in bench.variants:
+        with bench.rosweb(variant) as url:
+            echo = procs.peer("echo")
+            procs.wait(echo, "READY")
+            out = bench.out(f"roundtrip-{variant}")
+            ping = procs.client(
+                "ping", url=url, rate=100, duration=d, warm=bench.args.warm, out=out
+            )
+            procs.wait_exit(ping, d + 90)
+            procs.finish(echo)
+            rows.append(figures(variant, load(out)))
     return rows
 
 
@@ -542,14 +598,15 @@ def service(bench: Bench) -> list[dict[str, Any]]:
     procs.finish(server)
     rows.append(figures("raw", load(out)))
 
-    with bench.rosweb() as url:
-        server = procs.peer("trigger_server")
-        procs.wait(server, "READY")
-        out = bench.out("service-rosweb")
-        caller = procs.client("call", url=url, duration=d, out=out)
-        procs.wait_exit(caller, d + 90)
-        procs.finish(server)
-        rows.append(figures("rosweb", load(out)))
+    for variant, _ in bench.variants:
+        with bench.rosweb(variant) as url:
+            server = procs.peer("trigger_server")
+            procs.wait(server, "READY")
+            out = bench.out(f"service-{variant}")
+            caller = procs.client("call", url=url, duration=d, out=out)
+            procs.wait_exit(caller, d + 90)
+            procs.finish(server)
+            rows.append(figures(variant, load(out)))
     return rows
 
 
@@ -597,30 +654,34 @@ def images(bench: Bench) -> list[dict[str, Any]]:
     procs.finish(sub)
     raw = figures("640x480 rgb8 at 30 Hz", "raw", load(out_pub), load(out_sub))
 
-    with bench.rosweb() as url:
-        for compression in ("cbor", "none"):
-            out_client = bench.out(f"images-rosweb-{compression}")
-            client = procs.client(
-                "subscribe",
-                url=url,
-                topic="/bench_image",
-                kind="image",
-                compression=compression,
-                queue_length=1,
-                out=out_client,
-            )
-            procs.wait(client, "READY")
-            pub, out_pub = publisher(f"rosweb-{compression}")
-            procs.wait_exit(pub, d + 90)
-            procs.finish(client)
-            case = f"640x480 rgb8 at 30 Hz, {'CBOR' if compression == 'cbor' else 'JSON'}"
-            row = figures(case, "rosweb", load(out_pub), load(out_client))
-            rows += [{**raw, "case": case}, row]  # one reference for both cases
+    for variant, _ in bench.variants:
+        with bench.rosweb(variant) as url:
+            for compression in ("cbor", "none"):
+                out_client = bench.out(f"images-{variant}-{compression}")
+                client = procs.client(
+                    "subscribe",
+                    url=url,
+                    topic="/bench_image",
+                    kind="image",
+                    compression=compression,
+                    queue_length=1,
+                    out=out_client,
+                )
+                procs.wait(client, "READY")
+                pub, out_pub = publisher(f"{variant}-{compression}")
+                procs.wait_exit(pub, d + 90)
+                procs.finish(client)
+                case = f"640x480 rgb8 at 30 Hz, {'CBOR' if compression == 'cbor' else 'JSON'}"
+                row = figures(case, variant, load(out_pub), load(out_client))
+                if variant == bench.variants[0][0]:  # one reference for both cases
+                    rows.append({**raw, "case": case})
+                rows.append(row)
     return rows
 
 
 RUNNERS = {
     "inbound": inbound,
+    "refused": refused,
     "fanout": fanout,
     "roundtrip": roundtrip,
     "service": service,
@@ -637,6 +698,11 @@ METRICS = {
         ("loss_pct", "loss %", False),
         ("p50_ms", "latency p50 ms", False),
         ("p99_ms", "latency p99 ms", False),
+    ],
+    "refused": [
+        ("sent_rate", "sent msg/s", True),
+        ("replies", "status replies", False),
+        ("us_per_frame", "rosweb CPU us per frame", False),
     ],
     "fan-out": [
         ("delivered_rate", "delivered msg/s (total)", True),
@@ -677,33 +743,47 @@ def fmt(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def pairs(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
-    """(raw row, rosweb row) per (scenario, case), in order."""
+def pairs(
+    rows: list[dict[str, Any]], variant: str = "rosweb"
+) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """(raw row, row of ``variant``) per (scenario, case), in order."""
     raws = {(r["scenario"], r["case"]): r for r in rows if r["variant"] == "raw"}
-    webs = {(r["scenario"], r["case"]): r for r in rows if r["variant"] == "rosweb"}
+    webs = {(r["scenario"], r["case"]): r for r in rows if r["variant"] == variant}
     return [(raws[key], webs.get(key)) for key in raws]
 
 
+def ratio(a: Any, b: Any) -> str:
+    return fmt(b / a) if isinstance(a, int | float) and a and b is not None else "-"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| scenario | case | metric | raw rospy | rosweb | rosweb/raw |",
-        "|---|---|---|---:|---:|---:|",
-    ]
+    before = {(r["scenario"], r["case"]): r for r in rows if r["variant"] == "before"}
+    head = "| scenario | case | metric | raw rospy | "
+    head += "before | after | after/raw | after/before |" if before else "rosweb | rosweb/raw |"
+    lines = [head, "|---|---|---|" + "---:|" * (5 if before else 3)]
     for raw, web in pairs(rows):
         for key, label, _ in METRICS[raw["scenario"]]:
             a, b = raw.get(key), (web or {}).get(key)
-            ratio = fmt(b / a) if isinstance(a, int | float) and a and b is not None else "-"
-            lines.append(
-                f"| {raw['scenario']} | {raw['case']} | {label} | {fmt(a)} | {fmt(b)} | {ratio} |"
-            )
+            line = f"| {raw['scenario']} | {raw['case']} | {label} | {fmt(a)} | "
+            if before:
+                c = before.get((raw["scenario"], raw["case"]), {}).get(key)
+                line += f"{fmt(c)} | {fmt(b)} | {ratio(a, b)} | {ratio(c, b)} |"
+            else:
+                line += f"{fmt(b)} | {ratio(a, b)} |"
+            lines.append(line)
     return "\n".join(lines)
 
 
 def cpu_table(rows: list[dict[str, Any]]) -> str:
+    before = {
+        (r["scenario"], r["case"]): r.get("cpu", {}).get("rosweb")
+        for r in rows
+        if r["variant"] == "before"
+    }
     lines = [
-        "| scenario | case | raw: rospy peers | raw: master | rosweb: rosweb "
+        "| scenario | case | raw: rospy peers | raw: master | before: rosweb | rosweb: rosweb "
         "| rosweb: ws clients | rosweb: rospy peers | rosweb: master | rosweb: total |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for raw, web in pairs(rows):
         cpu = (web or {}).get("cpu", {})
@@ -713,8 +793,9 @@ def cpu_table(rows: list[dict[str, Any]]) -> str:
             clients += f" ({web['client_procs']} proc.)"
         lines.append(
             f"| {raw['scenario']} | {raw['case']} | {fmt(raw['cpu'].get('peer'))} "
-            f"| {fmt(raw['cpu'].get('master'))} | {fmt(cpu.get('rosweb'))} | {clients} "
-            f"| {fmt(cpu.get('peer'))} | {fmt(cpu.get('master'))} | {fmt(total)} |"
+            f"| {fmt(raw['cpu'].get('master'))} "
+            f"| {fmt(before.get((raw['scenario'], raw['case'])))} | {fmt(cpu.get('rosweb'))} "
+            f"| {clients} | {fmt(cpu.get('peer'))} | {fmt(cpu.get('master'))} | {fmt(total)} |"
         )
     return "\n".join(lines)
 
@@ -818,6 +899,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fanout-n", help="comma-separated client counts (default 1,10,50)")
     parser.add_argument("--rates", default="100,1000,max", help="fan-out publish rates")
     parser.add_argument(
+        "--fanout-cases",
+        help="fan-out cases as N:RATE+RATE,... (e.g. 1:1000+5000,10:max,50:1000); "
+        "replaces --fanout-n and --rates",
+    )
+    parser.add_argument(
+        "--before",
+        help="also run the rosweb of this src/ directory (a checkout of an older revision) "
+        'as "before", in the same run',
+    )
+    parser.add_argument(
         "--client-procs",
         type=int,
         default=2,
@@ -844,6 +935,10 @@ def parse_args() -> argparse.Namespace:
     args.gap = args.gap if args.gap is not None else (0.3 if args.quick else 1.0)
     fanout_n = args.fanout_n or ("2" if args.quick else "1,10,50")
     args.fanout_n = [int(n) for n in fanout_n.split(",")]
+    args.fanout = [(n, args.rates) for n in args.fanout_n]
+    if args.fanout_cases:
+        cases = [case.split(":") for case in args.fanout_cases.split(",")]
+        args.fanout = [(int(n), rates.replace("+", ",")) for n, rates in cases]
     args.only = args.only.split(",") if args.only else list(SCENARIOS)
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from rows import dump, row
+
 from rosweb.graph.sim import Bus
 from rosweb.hub import Hub
 from rosweb.messages import from_json, to_json
@@ -66,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--consumers", type=int, default=50)
     parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--json", help="also write the figures here (for bench/bench_all.py)")
     args = parser.parse_args()
     bus = Bus()
     messages = [odometry(bus, i) for i in range(args.messages)]
@@ -83,6 +86,8 @@ def main() -> None:
     for label, elapsed in rows:
         rate = deliveries / elapsed
         print(f"{label:31} {rate:12,.0f} deliveries/s  {t_raw / elapsed:.2f}x of reference")
+    case = f"hub fan-out in-process, {args.consumers} consumers, JSON once"
+    dump(args.json, [row(case, "deliveries/s", deliveries / t_raw, deliveries / t_hub, True)])
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from rows import dump, row
+
 WIDTH, HEIGHT, RATE = 640, 480, 30.0
 TOPIC = "/bench/image"
 
@@ -30,14 +32,15 @@ def serve(port: int) -> None:
     """The server process: rosweb on a bare bus, a 30 Hz camera, and a stats endpoint."""
     import numpy as np
 
+    from rosweb.graph.sim import Bus
     from rosweb.messages import from_json
     from rosweb.server import Server
     from rosweb.server.handlers import tornado_handlers
     from rosweb.web import create_app
 
-    app = create_app({"ROSWEB_BACKEND": "sim://?robot=0", "ROSWEB_CACHE_TOPICS": ""})
+    graph = Bus(url="sim://?robot=0")  # the bench's own camera publishes on it directly
+    app = create_app({"ROSWEB_CACHE_TOPICS": ""}, graph=graph)
     state = app.extensions["rosweb"]
-    graph = state.graph
     graph.advertise(TOPIC, "sensor_msgs/Image")
     published = [0]
 
@@ -77,7 +80,7 @@ def serve(port: int) -> None:
 
 async def view(port: int, duration: float, counts: list[int], index: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET /stream{TOPIC}.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    writer.write(f"GET /stream{TOPIC}.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     await writer.drain()
     end = time.monotonic() + duration
     buffer = b""
@@ -138,6 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--viewers", default="1,5,20")
+    parser.add_argument("--json", help="also write the figures here (for bench/bench_all.py)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -163,13 +167,19 @@ def main() -> None:
         print(
             "viewers  source fps  min fps/viewer  mean fps/viewer  ratio  server CPU  encodes/frame"
         )
+        rows = []
         for count in (int(n) for n in args.viewers.split(",")):
             r = measure(server.pid, port, count, args.duration)
+            rows += [
+                row(f"MJPEG {count} viewers, min fps", "fps", r["source_fps"], r["min_fps"], True),
+                row(f"MJPEG {count} viewers, server CPU", "%", None, r["cpu_percent"], False),
+            ]
             print(
                 f"{r['viewers']:7.0f}  {r['source_fps']:10.1f}  {r['min_fps']:14.1f}  "
                 f"{r['mean_fps']:15.1f}  {r['min_fps'] / r['source_fps']:5.2f}  "
                 f"{r['cpu_percent']:9.0f}%  {r['encodes_per_frame']:13.2f}"
             )
+        dump(args.json, rows)
     finally:
         server.terminate()
         server.wait(10)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from flask import Flask
+from rows import dump, row
 
 from rosweb.web import RosWeb
 
@@ -39,6 +40,7 @@ def rate(seconds: float, operation: Callable[[int], object]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--json", help="also write the figures here (for bench/bench_all.py)")
     args = parser.parse_args()
     logging.getLogger("rosweb.audit").setLevel(logging.WARNING)  # the audit's lines, not printed
 
@@ -76,6 +78,8 @@ def main() -> None:
     direct = {op: results[f"{op}: your {op}ter, direct"] for op in ("set", "get")}
     for name, ops in results.items():
         print(f"{name:40} {ops:12,.0f} {ops / direct[name[:3]]:10.4f}")
+    picked = ("set: property, PUT /api/params", "get: property, rw.robot.get_param")
+    dump(args.json, [row(n, "ops/s", direct[n[:3]], results[n], True) for n in picked])
     RosWeb.close(app)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import zenoh
+from rows import dump, row
 
 from rosweb.graph.ros2 import Ros2Graph
 from rosweb.messages import from_json
@@ -95,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--pings", type=int, default=300)
+    parser.add_argument("--json", help="also write the figures here (for bench/bench_all.py)")
     args = parser.parse_args()
     port = free_port()
     host = Ros2Graph(f"ros2://127.0.0.1:{port}?router=embedded&node=/bench_pub")
@@ -128,6 +130,11 @@ def main() -> None:
         print(
             f"{name + ' (' + unit + ')':24}{raw[name]:>14,.3f}{rosweb[name]:>14,.3f}{ratio:>10.2f}"
         )
+    dump(args.json, [
+        row("ros2:// burst, delivered", "msg/s", raw["delivered_per_s"],
+            rosweb["delivered_per_s"], True),
+        row("ros2:// one at a time, p50", "ms", raw["p50_ms"], rosweb["p50_ms"], False),
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":

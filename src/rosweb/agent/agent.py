@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from rosweb.agent.server import RpcServer
-from rosweb.agent.service import GRAPH_METHODS, GraphService
+from rosweb.agent.service import GRAPH_METHODS, INLINE_METHODS, GraphService
 from rosweb.control.core import Control
 from rosweb.control.port import CONTROL_METHODS
 from rosweb.errors import ConfigError
@@ -35,7 +35,8 @@ class Agent:
         self.server = RpcServer(address)
         self.address = self.server.address
         self.graph_service = GraphService(graph, self.server)
-        self.server.serve("graph", self.graph_service, GRAPH_METHODS)
+        inline = () if graph.may_block else INLINE_METHODS  # never a master on the I/O thread
+        self.server.serve("graph", self.graph_service, GRAPH_METHODS, inline)
         self._served: list[object] = []
         # a restarted agent takes over a robot that may still move: Control publishes a stop
         # on every command topic as it starts

@@ -51,6 +51,7 @@ class RpcServer:
         self.address = check_address(address, bind=True)
         self.instance = uuid.uuid4().hex
         self._objects: dict[str, tuple[Any, frozenset[str]]] = {}
+        self._inline: set[tuple[str, str]] = set()  # (object, method) run on the I/O thread
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.ROUTER)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -80,17 +81,25 @@ class RpcServer:
 
     # -- what is served -------------------------------------------------------------------------
 
-    def serve(self, name: str, obj: Any, methods: Iterable[str]) -> None:
+    def serve(
+        self, name: str, obj: Any, methods: Iterable[str], inline: Iterable[str] = ()
+    ) -> None:
         """Serve ``obj`` as ``name``: clients may call exactly ``methods`` on it.
 
-        If ``obj`` has ``peer_gone(peer: bytes)``, it is called when a client goes away or
-        starts a new session, to drop what the object held for it.
+        ``inline``: methods that return at once and never block (an in-process lookup): they
+        run on the I/O thread as their request arrives, without the two thread hand-offs of
+        the pool; everything else runs on the pool. If ``obj`` has ``peer_gone(peer:
+        bytes)``, it is called when a client goes away or starts a new session, to drop what
+        the object held for it.
         """
         allowed = frozenset(methods)
         bad = [m for m in allowed if m.startswith("_") or not callable(getattr(obj, m, None))]
         if bad or name.startswith("_"):
             raise ValueError(f"cannot serve {name}: not public methods: {sorted(bad)}")
+        if not set(inline) <= allowed:
+            raise ValueError(f"cannot serve {name}: inline methods not served: {set(inline)}")
         self._objects[name] = (obj, allowed)
+        self._inline |= {(name, m) for m in inline}
 
     def objects(self) -> dict[str, list[str]]:
         return {name: sorted(methods) for name, (_, methods) in self._objects.items()}
@@ -193,7 +202,7 @@ class RpcServer:
                     [peer, b"pong", dumps({"instance": self.instance, "known": known})]
                 )
             elif kind == b"req":
-                self._pool.submit(self._handle, peer, body)
+                self._request(peer, body)
             elif kind == b"ret":
                 self._returned(body)
 
@@ -216,10 +225,27 @@ class RpcServer:
         else:
             future.set_exception(error_from_wire(reply.get("error")))
 
-    def _handle(self, peer: bytes, body: bytes) -> None:
-        call_id = None
+    def _request(self, peer: bytes, body: bytes) -> None:
+        """On the I/O thread: a cheap call answered here and now, any other on the pool."""
         try:
             request = loads(body)
+            inline = (request.get("obj"), request.get("method")) in self._inline
+        except Exception:
+            request, inline = None, False  # the pool answers with the error
+        if inline:  # its reply goes out with the next flush of this thread: no wake needed
+            self._out.append(self._answer(peer, body, request))
+        else:
+            self._pool.submit(self._handle, peer, body, request)
+
+    def _handle(self, peer: bytes, body: bytes, request: Any = None) -> None:
+        self._send(self._answer(peer, body, request))
+
+    def _answer(self, peer: bytes, body: bytes, request: Any) -> list[bytes]:
+        """The reply frames of one request (``request``: its body decoded, or None)."""
+        call_id = None
+        try:
+            if request is None:
+                request = loads(body)
             call_id = request["id"]
             value = self._dispatch(peer, request)
             reply = {"id": call_id, "ok": True, "value": value}
@@ -231,7 +257,7 @@ class RpcServer:
             data = dumps(reply)
         except Exception as err:  # a served method returned what CBOR cannot carry
             data = dumps({"id": call_id, "ok": False, "error": error_to_wire(err)})
-        self._send([peer, b"rep", data])
+        return [peer, b"rep", data]
 
     def _dispatch(self, peer: bytes, request: dict[str, Any]) -> Any:
         name, method = request["obj"], request["method"]

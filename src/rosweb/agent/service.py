@@ -33,7 +33,7 @@ from rosweb.graph import Graph, Handle, normalize_name
 from rosweb.graph.remote.codec import dumps
 from rosweb.messages import Message
 
-__all__ = ["GRAPH_METHODS", "GraphService"]
+__all__ = ["GRAPH_METHODS", "INLINE_METHODS", "GraphService"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,15 @@ GRAPH_METHODS = frozenset(
         "get_param", "set_param", "delete_param", "param_names", "topics", "services", "nodes",
         "topic_type", "service_type", "param_meta", "health", "costly_self_subscriptions",
         "type_definition", "type_names", "type_flavour", "latched",
+    }
+)  # fmt: skip
+
+#: what an in-process backend (``may_block`` False) answers at once: the agent's I/O thread
+#: answers these itself, without the hand-offs of its pool (see RpcServer.serve)
+INLINE_METHODS = frozenset(
+    {
+        "get_param", "param_names", "topics", "services", "nodes", "topic_type", "service_type",
+        "param_meta", "costly_self_subscriptions", "type_names",
     }
 )  # fmt: skip
 

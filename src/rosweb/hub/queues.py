@@ -111,6 +111,13 @@ class Consumer:
                 self._ready.wait(timeout)
             return self._queue.popleft() if self._queue else None
 
+    def newest(self) -> Envelope | None:
+        """The last queued envelope, left in the queue (None when empty)."""
+        try:
+            return self._queue[-1]
+        except IndexError:
+            return None
+
     def drain(self) -> list[Envelope]:
         """Every queued envelope, without waiting."""
         with self._ready:

@@ -8,17 +8,27 @@ the loop, without a thread hop. Sending is driven by the session's
 ``wake``: a flush on the loop writes what is ready and waits for the socket to take it before
 writing more, so a client that does not read only fills its own bounded queues; one that has not
 taken a frame for ``stall_timeout`` seconds is closed.
+
+Frames reach the socket ready-made: the session hands out WebSocket frames
+(:func:`~rosweb.core.bridge.frames.websocket_frame`), a topic message's made once for every
+client on the middleware's thread, and a flush writes every frame pending for its client in one
+``write`` (one send, one future), at most :data:`BATCH_FRAMES` frames or about
+:data:`BUFFER_LIMIT` bytes at a time. So permessage-deflate is never offered (it would need
+Tornado's ``write_message``; it doubles the CPU of small JSON messages anyway).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 import tornado.ioloop
+import tornado.iostream
 import tornado.websocket
 
 from rosweb.core.bridge import BridgeSession
+from rosweb.core.bridge.frames import websocket_frame
 from rosweb.errors import AuthError, PermissionDenied
 from rosweb.server.errors import TornadoJsonErrors, tornado_error
 from rosweb.server.offload import Serial
@@ -31,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: bytes written to a socket before waiting for it to take them: what a slow client can hold
 BUFFER_LIMIT = 1 << 20
+#: frames taken from the session for one write
+BATCH_FRAMES = 200
 
 
 class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
@@ -46,6 +58,10 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         self._refused = 0  # frames refused because too many waited (reported once a burst)
         self._scheduled = False
         self._flushing = False
+
+    def get_compression_options(self) -> None:
+        """No permessage-deflate: frames are written ready-made (see the module's doc)."""
+        return None
 
     @property
     def max_message_size(self) -> int:
@@ -66,7 +82,7 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
                 authorization=request.headers.get("Authorization"),
                 token=self.get_query_argument("token", None),
                 cookie=self.get_cookie(self.state.gate.cookie_name),
-                client=self.get_query_argument("client", None),
+                client=self.get_query_argument("client", None), framing=websocket_frame,
             )  # fmt: skip
         except AuthError as err:
             tornado_error(self, 401, "unauthorized", str(err))
@@ -93,29 +109,31 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         self._flushing = True
         try:
             while self.ws_connection is not None:
-                frames = self.session.outgoing(limit=200)
+                frames = self.session.outgoing(limit=BATCH_FRAMES)
                 if not frames:
                     break
-                unsent = 0  # bytes handed to the socket since it last caught up
-                for frame in frames:
-                    written = self.write_message(frame, binary=isinstance(frame, bytes))
-                    written.add_done_callback(_retrieved)  # a close fails the unawaited ones
-                    unsent += len(frame)
-                    if unsent > BUFFER_LIMIT:
-                        await asyncio.wait_for(written, self.stall_timeout)
-                        unsent = 0
-                await asyncio.wait_for(written, self.stall_timeout)
+                for chunk in _chunks(cast("list[bytes]", frames)):  # ready-made (framing)
+                    await asyncio.wait_for(self._write(chunk), self.stall_timeout)
         except TimeoutError:
             log.warning("rosbridge client %s stopped reading: closing", self.request.remote_ip)
             self.close(1008, "client stopped reading")
-        except tornado.websocket.WebSocketClosedError:
+        except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
             pass
         finally:
             self._flushing = False
 
+    def _write(self, data: bytes) -> asyncio.Future[None]:
+        """Write WebSocket frames as they are; the future is done when the socket took them."""
+        connection = self.ws_connection
+        stream = getattr(connection, "stream", None)
+        if connection is None or connection.is_closing() or stream is None:
+            raise tornado.websocket.WebSocketClosedError()
+        written: asyncio.Future[None] = stream.write(data)
+        return written
+
     def on_message(self, message: str | bytes) -> None:
         session = self.session
-        if session is None:
+        if session is None or session.refuse_early(message):  # a flood over the rate limit
             return
         if not self.inline_ok:  # may block: off the loop, in order
             self._receive_later(session, message)
@@ -137,8 +155,14 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             self._serial.finish(self.session.close)
 
 
-def _retrieved(future: asyncio.Future[None]) -> None:
-    """Take a write's outcome: a connection that closed under a burst fails every write of it,
-    and only the last is awaited (the others would be logged as never retrieved)."""
-    if not future.cancelled():
-        future.exception()
+def _chunks(frames: list[bytes]) -> list[bytes]:
+    """Frames joined into as few writes as :data:`BUFFER_LIMIT` allows (one, usually)."""
+    if sum(len(f) for f in frames) <= BUFFER_LIMIT:
+        return [b"".join(frames)]
+    chunks, start, size = [], 0, 0
+    for end, frame in enumerate(frames, 1):
+        size += len(frame)
+        if size > BUFFER_LIMIT or end == len(frames):
+            chunks.append(b"".join(frames[start:end]))
+            start, size = end, 0
+    return chunks

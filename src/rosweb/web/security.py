@@ -14,7 +14,8 @@ one set of rules for every path:
   ``ROSWEB_CORS_ORIGINS`` is refused (cross-site requests), and a write authenticated by the
   session cookie must carry the ``X-CSRF-Token`` header (Flask-WTF's token).
 - **not too often**: writes are rate limited per client (``ROSWEB_RATE_LIMIT``, with the
-  ``limits`` library), logins harder.
+  ``limits`` library), logins harder; a rosbridge connection's writes by its own
+  :class:`Allowance` (``ROSWEB_WS_RATE_LIMIT``), which refuses in well under a microsecond.
 """
 
 from __future__ import annotations
@@ -234,6 +235,11 @@ class Gate:
         if item is not None and not self._limiter.hit(item, scope, key):
             raise RateLimited(f"too many requests: at most {item} per client")
 
+    def allowance(self, scope: str = "ws") -> Allowance | None:
+        """A new connection's own allowance of ``scope``'s limit (None: no limit)."""
+        item = self._limits[scope]
+        return None if item is None else Allowance(item)
+
     def identify_tornado(self, handler: Any) -> Principal:
         """The principal of a native Tornado request (SSE, MJPEG): the same rules."""
         request = handler.request
@@ -249,6 +255,37 @@ class Gate:
     def who(self, principal: Principal, remote: str = "") -> dict[str, Any]:
         """The audit log's description of a principal."""
         return {**principal.describe(), "remote": remote}
+
+
+class Allowance:
+    """One connection's rate limit, a token bucket: ``amount`` writes at once, refilled at
+    ``amount`` per period. Asking costs a clock read and a few additions, so that refusing a
+    flood costs next to nothing (``limits``' shared storage takes a lock and about 6 us a hit,
+    more than the rest of refusing a frame)."""
+
+    __slots__ = ("_last", "_left", "_rate", "capacity", "text")
+
+    def __init__(self, item: RateLimitItem) -> None:
+        self.capacity = float(item.amount)
+        self._rate = item.amount / item.get_expiry()  # writes per second
+        self._left = self.capacity
+        self._last = time.monotonic()
+        self.text = f"too many requests: at most {item} per client"
+
+    def take(self) -> bool:
+        """One write: True if allowed now."""
+        now = time.monotonic()
+        left = min(self.capacity, self._left + (now - self._last) * self._rate)
+        self._last = now
+        if left < 1.0:
+            self._left = left
+            return False
+        self._left = left - 1.0
+        return True
+
+    def available(self) -> bool:
+        """Whether a write would be allowed now (nothing is counted)."""
+        return self._left + (time.monotonic() - self._last) * self._rate >= 1.0
 
 
 def _limit(settings: Mapping[str, Any], key: str) -> RateLimitItem | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import struct
 from typing import Any
 
 import cbor2
@@ -15,7 +16,7 @@ import numpy as np
 
 from rosweb.messages import to_json
 
-__all__ = ["Frame", "decode", "encode", "fragments"]
+__all__ = ["Frame", "decode", "encode", "fragments", "websocket_frame"]
 
 Frame = str | bytes
 
@@ -106,3 +107,20 @@ def fragments(frame: str, size: int, fragment_id: str) -> list[str]:
         )
         for i in range(total)
     ]
+
+
+def websocket_frame(frame: Frame) -> bytes:
+    """``frame`` as one unmasked, unfragmented WebSocket frame (RFC 6455: server to client),
+    text for ``str``, binary for ``bytes``: what a transport writes, made once per message."""
+    if isinstance(frame, str):
+        data, opcode = frame.encode("utf-8"), 0x81
+    else:
+        data, opcode = frame, 0x82
+    size = len(data)
+    if size < 126:
+        head = struct.pack("!BB", opcode, size)
+    elif size <= 0xFFFF:
+        head = struct.pack("!BBH", opcode, 126, size)
+    else:
+        head = struct.pack("!BBQ", opcode, 127, size)
+    return head + data

@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -42,7 +43,7 @@ from rosweb.core.bridge.topics import TopicOps, publish_frame
 from rosweb.core.guard import GuardedRobot
 from rosweb.errors import AuthError, BackendUnavailable, RateLimited, RosWebError
 from rosweb.graph import Handle
-from rosweb.hub import Envelope
+from rosweb.hub import Consumer, Envelope
 
 __all__ = ["OPS", "OP_ROLES", "RATE_LIMITED_OPS", "BridgeOptions", "BridgeSession"]
 
@@ -51,6 +52,10 @@ log = logging.getLogger(__name__)
 
 def _nothing() -> None:
     pass
+
+
+#: the op of a JSON frame that starts with it, as clients write them (roslibjs, roslibpy)
+_OP = re.compile(r'\s*\{\s*"op"\s*:\s*"([a-z_]+)"')
 
 
 class BridgeSession(TopicOps, ServiceOps):
@@ -63,16 +68,23 @@ class BridgeSession(TopicOps, ServiceOps):
         wake: Callable[[], None],
         executor: Executor,
         login: Callable[[str], GuardedRobot] | None = None,
-        rate_limit: Callable[[str], None] | None = None,
+        rate_limit: Callable[[str], bool | str | None] | None = None,
+        rate_exhausted: Callable[[], str | None] | None = None,
         options: BridgeOptions | None = None,
+        framing: Callable[[Frame], bytes] | None = None,
     ) -> None:
         #: the robot as this client may use it; None until it authenticates (with ``login``,
         #: by an auth op)
         self.robot = robot
         self._login = login
         self._rate_limit = rate_limit
+        #: why the rate limit refuses writes right now (None: it does not), without counting one
+        self._rate_exhausted = rate_exhausted
         self.options = options or BridgeOptions()
         self._wake = wake
+        #: the transport's wire form of a frame (a WebSocket frame): with it, ``outgoing``
+        #: hands out wire bytes, a topic message's made once for every session
+        self._framing = framing
         self._executor = executor
         self._lock = threading.RLock()
         self._control: collections.deque[Frame] = collections.deque()
@@ -100,6 +112,26 @@ class BridgeSession(TopicOps, ServiceOps):
             return
         self.handle(message)
 
+    def refuse_early(self, data: Frame) -> bool:
+        """True if ``data`` is a rate-limited op (read from the start of its JSON text) while the
+        rate limit refuses every write: it is refused here, as :meth:`receive` would, but
+        before it is decoded or queued, so that a flood costs next to nothing. Otherwise False:
+        the frame goes to :meth:`receive` as usual. Safe to call from the transport's loop."""
+        exhausted = self._rate_exhausted
+        if exhausted is None or self.robot is None or not isinstance(data, str):
+            return False
+        found = _OP.match(data)
+        if found is None or found.group(1) not in RATE_LIMITED_OPS:
+            return False
+        reason = exhausted()
+        if reason is None:
+            return False
+        if time.monotonic() - self._refused_since < 1.0:
+            self._refused += 1  # folded into the next status (the common case: no work at all)
+        else:
+            self._refuse(found.group(1), reason, guess_id(data))
+        return True
+
     def handle(self, message: dict[str, Any]) -> None:
         op = message.get("op")
         raw_id = message.get("id")
@@ -109,29 +141,37 @@ class BridgeSession(TopicOps, ServiceOps):
             self.status("error", f"unknown op {op!r}" if op else "missing field op", mid)
             return
         try:
-            self._allow(str(op), message)
+            refused = self._allow(str(op), message)
+            if refused is not None:
+                self._refuse(str(op), refused, mid)
+                return
             handler(self, message)
         except OpError as err:
             self.status("error", f"{op}: {err}", mid)
-        except RateLimited as err:  # refusing costs almost nothing: one status a second
-            now = time.monotonic()
-            if now - self._refused_since < 1.0:
-                self._refused += 1
-                return
-            more = f" ({self._refused} more refused in the last second)" if self._refused else ""
-            self._refused_since, self._refused = now, 0
-            self.status("error", f"{op}: {err}{more}", mid)
+        except RateLimited as err:
+            self._refuse(str(op), str(err), mid)
         except RosWebError as err:
             self.status("error", f"{op}: {err}", mid)
         except Exception as err:  # a bug of ours: the client still gets an answer
             log.exception("rosbridge op %s failed", op)
             self.status("error", f"{op}: internal error ({type(err).__name__})", mid)
 
-    def _allow(self, op: str, message: dict[str, Any]) -> None:
-        """Raise unless the client may send this op now: authenticated, role, rate."""
+    def _refuse(self, op: str, reason: str, mid: str | int | None) -> None:
+        """A rate-limited op: refusing costs almost nothing, one status a second."""
+        now = time.monotonic()
+        if now - self._refused_since < 1.0:
+            self._refused += 1
+            return
+        more = f" ({self._refused} more refused in the last second)" if self._refused else ""
+        self._refused_since, self._refused = now, 0
+        self.status("error", f"{op}: {reason}{more}", mid)
+
+    def _allow(self, op: str, message: dict[str, Any]) -> str | None:
+        """Raise unless the client may send this op (authenticated, role); the reason if it
+        may not now (``rate_limit`` said no: a string, or RateLimited raised)."""
         role = OP_ROLES[op]
         if role is None:
-            return
+            return None
         if self.robot is None:
             raise AuthError('not authenticated: send {"op": "auth", "token": "..."} first')
         service = message.get("service")
@@ -139,14 +179,20 @@ class BridgeSession(TopicOps, ServiceOps):
             role = "viewer"  # introspection; rosapi's own writes check their role
         self.robot.require(role, f"op {op}")
         if op in RATE_LIMITED_OPS and self._rate_limit is not None:
-            self._rate_limit(op)
+            verdict = self._rate_limit(op)
+            if isinstance(verdict, str):
+                return verdict
+        return None
 
     # -- out ------------------------------------------------------------------------------------
 
     def send(self, message: dict[str, Any], compression: str = "none") -> None:
         """Queue a control message (status, service response, request to the client)."""
+        frame = encode(message, compression)
+        if self._framing is not None:
+            frame = self._framing(frame)
         with self._lock:
-            self._control.append(encode(message, compression))
+            self._control.append(frame)
         self._wake()
 
     def status(self, level: str, text: str, mid: str | int | None = None) -> None:
@@ -178,15 +224,34 @@ class BridgeSession(TopicOps, ServiceOps):
         return frames
 
     def _frames_of(self, subscription: Subscription, envelope: Envelope) -> list[Frame]:
+        """A message's frames for this client: made once per message for every session (the
+        wire form too, with ``framing``), but fragments (their ids are this session's)."""
         key = ("publish", subscription.name, subscription.compression)
         frame = envelope.encoded(
             key, publish_frame(self._act().types, subscription.name, subscription.compression)
         )
         size = subscription.fragment_size
+        framing = self._framing
         if size and isinstance(frame, str) and len(frame) > size:
             fragment_id = f"publish:{envelope.topic}:{next(self._ids)}"
-            return list(fragments(frame, size, fragment_id))
-        return [frame]
+            parts: list[Frame] = list(fragments(frame, size, fragment_id))
+            return [framing(p) for p in parts] if framing is not None else parts
+        if framing is None:
+            return [frame]
+        return [envelope.encoded((*key, "wire"), lambda e: framing(frame))]
+
+    def _notify(self, consumer: Consumer) -> None:
+        """On the middleware's thread, a message queued for this client: its frames are made
+        here, once for every session, so that the transport's loop only writes bytes."""
+        subscription = self._subscriptions.get(consumer.topic)
+        if subscription is not None and not subscription.fragment_size and self.robot:
+            envelope = consumer.newest()
+            if envelope is not None:
+                try:
+                    self._frames_of(subscription, envelope)
+                except Exception:  # the loop makes it again, and reports it there
+                    log.debug("could not encode a message of %s early", consumer.topic)
+        self._wake()
 
     # -- lifetime -------------------------------------------------------------------------------
 
@@ -223,6 +288,7 @@ class BridgeSession(TopicOps, ServiceOps):
         # callbacks keeps its buffers alive until a garbage collection
         self._login = None
         self._rate_limit = None
+        self._rate_exhausted = None
         self._wake = _nothing
 
     # -- ops: rosweb's own ----------------------------------------------------------------------

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 from rosweb.core import GuardedRobot
 from rosweb.core.bridge import BridgeSession
+from rosweb.core.bridge.frames import Frame
 from rosweb.errors import AuthError
 from rosweb.web.state import RosWebState
 
 __all__ = ["open_session"]
-
-_numbers = itertools.count(1)
 
 
 def open_session(
@@ -25,13 +23,14 @@ def open_session(
     token: str | None,
     cookie: str | None,
     client: str | None,
+    framing: Callable[[Frame], bytes] | None = None,
 ) -> BridgeSession:
     """A session for a new WebSocket. Credentials (a bearer header, a ``token`` query parameter,
     the login cookie) make it authenticated at once; without them it waits for an ``auth`` op.
     Raises PermissionDenied for a connection the gate refuses outright (authentication off and
-    not from this machine)."""
+    not from this machine). ``framing``: the transport's wire form of a frame (see
+    :class:`~rosweb.core.bridge.BridgeSession`)."""
     gate = state.gate
-    number = next(_numbers)
 
     def identify(token: str | None, authorization: str | None = None) -> GuardedRobot:
         principal = gate.identify(
@@ -48,13 +47,17 @@ def open_session(
             raise
         robot = None  # may still authenticate with an auth op
 
-    def rate_limit(op: str) -> None:
-        who = session.robot
-        if who is not None:
-            gate.hit("ws", f"{who.caller.operator.key}#{number}")
+    allowance = gate.allowance("ws")  # this connection's own: refusing costs next to nothing
+
+    def rate_limit(op: str) -> bool | str:
+        return True if allowance is None or allowance.take() else allowance.text
+
+    def rate_exhausted() -> str | None:
+        return None if allowance is None or allowance.available() else allowance.text
 
     session = BridgeSession(
         robot, wake=wake, executor=state.executor, login=identify, rate_limit=rate_limit,
-        options=state.bridge_options,
+        rate_exhausted=rate_exhausted,
+        options=state.bridge_options, framing=framing,
     )  # fmt: skip
     return session

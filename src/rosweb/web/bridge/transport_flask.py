@@ -65,7 +65,8 @@ def _serve(ws: Any) -> None:
         while True:
             data = ws.receive(timeout=1.0)  # raises ConnectionClosed when the client leaves
             if data is not None:
-                session.receive(data)
+                if not session.refuse_early(data):  # a flood over the rate limit: no work
+                    session.receive(data)
             elif sending_since and time.monotonic() - sending_since[0] > stall:
                 log.warning("rosbridge client stopped reading: closing")
                 raw.shutdown(socket.SHUT_RDWR)  # the blocked send fails, the sender ends

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck pytest system-deps bench bench-video clean
+.PHONY: run test lint typecheck pytest system-deps bench bench-video bench-idle clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ bench: $(VENV)/.installed-test system-deps
 
 bench-video: $(VENV)/.installed-test
 	$(BIN)/python bench/bench_video.py
+
+bench-idle: $(VENV)/.installed-test system-deps
+	$(BIN)/python bench/bench_idle.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

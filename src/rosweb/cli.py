@@ -105,8 +105,6 @@ def run(
     if settings["ROSWEB_INSECURE"] and not settings["ROSWEB_USERS"]:
         click.echo("rosweb: WARNING: authentication is off (--insecure): anyone who can reach "
                    f"{settings['ROSWEB_HOST']} can drive the robot", err=True)  # fmt: skip
-    if settings["ROSWEB_WORKERS"] > 1 and settings["ROSWEB_INPUTS"]:
-        raise CommandError("--input runs in the single-process server: drop --workers")
     if settings["ROSWEB_FLEET"] and settings["ROSWEB_WORKERS"] > 1:
         raise CommandError("--fleet runs in a single process for now: leave out --workers")
     if settings["ROSWEB_WORKERS"] > 1:

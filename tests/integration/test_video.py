@@ -121,6 +121,10 @@ def test_webrtc_viewers_receive_the_input_and_share_one_encoder(
         info = requests.get(live.url + "/api/webrtc", timeout=5).json()
         assert [(e["topic"], e["viewers"]) for e in info["encoders"]] == [(CLIP, 2)]
         assert len(info["sessions"]) == 2
+        # one encode per frame for both viewers: each got (about) every packet encoded once
+        encoder = info["encoders"][0]
+        assert encoder["encoded"] <= encoder["frames_in"]
+        assert sum(s["sent"] for s in info["sessions"]) > encoder["encoded"] * 1.5
         assert {s["state"] for s in info["sessions"]} == {"connected"}
         # a smaller width is another encoder
         third = Receiver(loop)

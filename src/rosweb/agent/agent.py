@@ -5,6 +5,8 @@
 robot's control (the lease, the deadman, the e-stop: one for every worker) as the object
 ``control`` with the methods of :data:`~rosweb.control.port.CONTROL_METHODS`; workers reach it
 through :class:`~rosweb.control.remote.RemoteControl`. :meth:`Agent.serve` adds more objects.
+The camera inputs and compressed siblings of the settings run in the agent too
+(:mod:`rosweb.agent.video`): once for all the workers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from rosweb.agent.server import RpcServer
 from rosweb.agent.service import GRAPH_METHODS, INLINE_METHODS, GraphService
+from rosweb.agent.video import AgentVideo, start_video
 from rosweb.control.core import Control
 from rosweb.control.port import CONTROL_METHODS
 from rosweb.errors import ConfigError
@@ -32,15 +35,28 @@ class Agent:
         self, graph: Graph, address: str, *, settings: Mapping[str, Any] | None = None
     ) -> None:
         self.graph = graph
-        self.server = RpcServer(address)
+        # a restarted agent takes over a robot that may still move: Control publishes a stop
+        # on every command topic as it starts
+        self.control = Control.from_settings(graph, settings or {})
+        self.video: AgentVideo | None = None
+        try:
+            # the camera inputs and compressed siblings of the settings run here, once for all
+            # workers; before the socket exists, so a source that cannot be opened stops the
+            # agent (ConfigError) before any worker starts
+            self.video = start_video(graph, self.control, settings or {})
+            self.server = RpcServer(address)
+        except BaseException:
+            if self.video is not None:
+                self.video.close()
+            self.control.close()
+            raise
         self.address = self.server.address
         self.graph_service = GraphService(graph, self.server)
         inline = () if graph.may_block else INLINE_METHODS  # never a master on the I/O thread
         self.server.serve("graph", self.graph_service, GRAPH_METHODS, inline)
+        if self.video is not None:
+            self.graph_service.extra_health["video"] = self.video.health
         self._served: list[object] = []
-        # a restarted agent takes over a robot that may still move: Control publishes a stop
-        # on every command topic as it starts
-        self.control = Control.from_settings(graph, settings or {})
         self.serve("control", self.control, CONTROL_METHODS)
 
     @classmethod
@@ -75,6 +91,8 @@ class Agent:
     def close(self) -> None:
         """Stop serving, drop every worker's state, close the backend."""
         self.server.close()
+        if self.video is not None:
+            self.video.close()
         for obj in self._served:
             close = getattr(obj, "close", None)
             if callable(close):

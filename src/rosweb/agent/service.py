@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,8 @@ class GraphService:
         self._subscriptions: dict[tuple[bytes, int], str] = {}  # -> topic
         self._latched: dict[str, bytes] = {}  # last latched message published through us
         self.encode_errors = 0
+        #: more of the agent's health report, under ``agent`` (name -> what reports it)
+        self.extra_health: dict[str, Callable[[], Any]] = {}
 
     # -- topics ---------------------------------------------------------------------------------
 
@@ -254,6 +257,8 @@ class GraphService:
             "encode_errors": self.encode_errors,
             "dropped": self._server.data_dropped,  # messages workers did not keep up with
         }
+        for key, part in self.extra_health.items():
+            report["agent"][key] = part()
         return report
 
     # -- types ----------------------------------------------------------------------------------

@@ -13,18 +13,16 @@ The web side serves them as ``GET /stream/<topic>.mjpg`` (multipart/x-mixed-repl
 from __future__ import annotations
 
 import bisect
-import io
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
-from PIL import Image
-
+from rosweb.core import images
+from rosweb.core.images import IMAGE_TYPES, ImageError, image_kind
 from rosweb.core.names import number_arg, ros_name
-from rosweb.errors import NotFoundError, RosWebError, TooBusy, ValidationError
+from rosweb.errors import NotFoundError, TooBusy, ValidationError
 from rosweb.hub import Consumer, Hub
 from rosweb.messages import Message
 
@@ -43,16 +41,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-IMAGE_TYPES = ("sensor_msgs/Image", "sensor_msgs/CompressedImage")
-
-
-def image_kind(type_name: str) -> str | None:
-    """``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage`` for an image type in any form
-    (ROS 2 says ``sensor_msgs/msg/Image``); None for another type."""
-    short = type_name.replace("/msg/", "/")
-    return short if short in IMAGE_TYPES else None
-
-
 BOUNDARY = "rosweb-frame"
 GRACE = 5.0  # seconds a source without viewers keeps running (a page reload comes back)
 #: the widths a viewer may ask for (a width in between is rounded up to the next): a client
@@ -61,68 +49,13 @@ WIDTHS = (160, 240, 320, 480, 640, 800, 960, 1280, 1600, 1920)
 MAX_WIDTH = WIDTHS[-1]
 QUALITY_STEP = 10  # qualities are rounded to a multiple of this (10..100)
 
-#: sensor_msgs/Image encoding -> (numpy dtype, channels, PIL mode of the array, channel order)
-_ENCODINGS: dict[str, tuple[str, int, str]] = {
-    "rgb8": ("u1", 3, "RGB"),
-    "bgr8": ("u1", 3, "BGR"),
-    "rgba8": ("u1", 4, "RGBA"),
-    "bgra8": ("u1", 4, "BGRA"),
-    "mono8": ("u1", 1, "L"),
-    "mono16": ("u2", 1, "L16"),
-}
-
-
-class ImageError(RosWebError):
-    """A message that cannot be shown as an image."""
-
-
-def _to_pil(msg: Message) -> Image.Image:
-    encoding = msg["encoding"].lower()
-    if encoding not in _ENCODINGS:
-        raise ImageError(f"image encoding {msg['encoding']!r} is not one of {list(_ENCODINGS)}")
-    dtype, channels, layout = _ENCODINGS[encoding]
-    height, width, step = msg["height"], msg["width"], msg["step"]
-    item = np.dtype(dtype).newbyteorder(">" if msg["is_bigendian"] else "<")
-    data = np.frombuffer(msg["data"], dtype=np.uint8)
-    if height * step > data.size or width * channels * item.itemsize > step:
-        raise ImageError(
-            f"image data of {data.size} bytes does not fit {width}x{height} {encoding}"
-        )
-    rows = data[: height * step].reshape(height, step)[:, : width * channels * item.itemsize]
-    pixels = np.ascontiguousarray(rows).view(item).reshape(height, width, channels)
-    if layout == "L16":  # 16-bit depth or mono: scale to 8 bits for viewing
-        plane = pixels[:, :, 0].astype(np.float32)
-        top = float(plane.max()) or 1.0
-        return Image.fromarray((plane * (255.0 / top)).astype(np.uint8), "L")
-    if layout in ("BGR", "BGRA"):
-        pixels = pixels[:, :, [2, 1, 0, 3][:channels]]
-    mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
-    image = Image.fromarray(pixels.squeeze(2) if channels == 1 else pixels, mode)
-    return image.convert("RGB") if mode == "RGBA" else image
-
 
 def encode_jpeg(type_name: str, msg: Message, quality: int, width: int | None) -> bytes:
     """A JPEG of an Image or CompressedImage message; a JPEG CompressedImage passes through
     untouched when no resize is asked."""
-    if image_kind(type_name) == "sensor_msgs/CompressedImage":
-        data = bytes(msg["data"])
-        is_jpeg = data[:3] == b"\xff\xd8\xff"
-        if is_jpeg and width is None:
-            return data
-        try:
-            image: Image.Image = Image.open(io.BytesIO(data))
-            image.load()
-        except (OSError, ValueError) as err:
-            raise ImageError(f"cannot decode the {msg['format']!r} image: {err}") from err
-        image = image.convert("RGB") if image.mode not in ("RGB", "L") else image
-    else:
-        image = _to_pil(msg)
-    if width is not None and width != image.width:
-        height = max(1, round(image.height * width / image.width))
-        image = image.resize((width, height), Image.Resampling.BILINEAR)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    if width is None and (jpeg := images.jpeg_passthrough(type_name, msg)) is not None:
+        return jpeg
+    return images.jpeg(images.picture(type_name, msg), quality, width)
 
 
 @dataclass(frozen=True)

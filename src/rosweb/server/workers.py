@@ -4,10 +4,11 @@ The parent process supervises: it starts ``rosweb agent`` (the backend of the se
 ipc:// socket in a private directory, binds the listening sockets once, then forks N workers
 that inherit them (Tornado's ``bind_sockets`` + fork, as ``tornado.process.fork_processes``
 does). Each worker is a whole rosweb server (Flask app, WebSocket, SSE, MJPEG) whose backend is
-``agent://`` that socket. Chosen over subprocesses binding with SO_REUSEPORT: one bind, so port 0
-and "port in use" behave as with one process, and no other process can join the port group;
-the kernel wakes the workers on the shared socket. The parent forks before it starts any
-thread, and the workers import the app after the fork.
+``agent://`` that socket; the camera inputs and compressed siblings (``--input``,
+``ROSWEB_COMPRESSED_TOPICS``) run in the agent, once. Chosen over subprocesses binding with
+SO_REUSEPORT: one bind, so port 0 and "port in use" behave as with one process, and no other
+process can join the port group; the kernel wakes the workers on the shared socket. The parent
+forks before it starts any thread, and the workers import the app after the fork.
 
 The parent restarts a worker or the agent that dies (the workers reconnect to a new agent by
 themselves). SIGINT or SIGTERM stops the workers, then the agent, then the parent; workers and
@@ -122,7 +123,9 @@ class _Supervisor:
         from rosweb.server import Server
         from rosweb.web import RosWeb, create_app
 
-        settings = dict(self.settings, ROSWEB_BACKEND=f"agent://{self.address}")
+        # the agent runs the camera inputs and compressed siblings, once for every worker
+        settings = dict(self.settings, ROSWEB_BACKEND=f"agent://{self.address}",
+                        ROSWEB_INPUTS=[], ROSWEB_COMPRESSED_TOPICS=[])  # fmt: skip
         app = create_app(settings)
         server = Server.for_app(app, settings, sockets=sockets)
         try:

@@ -112,7 +112,7 @@ def openapi() -> Response:
 def health() -> tuple[Response, int]:
     report = _robot().health()
     body = {"ok": report.pop("ok"), "version": __version__, **report,
-            "video": video_health(current_app)}  # fmt: skip
+            "video": video_health(current_app, report.get("graph"))}  # fmt: skip
     return jsonify(body), 200 if body["ok"] else 503
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from rosweb.core.camera import image_kind
+from rosweb.core.images import image_kind
 from rosweb.core.video import missing
 from rosweb.errors import ConfigError, NotFoundError
 from rosweb.graph import normalize_name
@@ -62,11 +62,16 @@ class Video:
                 self.closers.append(self.webrtc.close)
             return self.webrtc
 
-    def health(self) -> dict[str, Any]:
-        """For /api/health: every input, every compressed sibling, the WebRTC sessions."""
+    def health(self, graph: dict[str, Any] | None = None) -> dict[str, Any]:
+        """For /api/health: every input, every compressed sibling, the WebRTC sessions. Under
+        ``--workers`` the agent runs the inputs and siblings: its report (in ``graph``, the
+        backend's health) says how they are."""
+        agent = ((graph or {}).get("agent") or {}).get("video") or {}
         return {
-            "inputs": self.inputs.health() if self.inputs else [],
-            "compressed": self.compressor.health() if self.compressor else [],
+            "inputs": self.inputs.health() if self.inputs else agent.get("inputs", []),
+            "compressed": (
+                self.compressor.health() if self.compressor else agent.get("compressed", [])
+            ),
             "webrtc": self.webrtc.health() if self.webrtc else self._webrtc_idle(),
         }
 
@@ -162,10 +167,11 @@ def video_of(app: Flask) -> Video:
     return video
 
 
-def video_health(app: Flask) -> dict[str, Any] | None:
-    """What /api/health says about video (None in a process without a node)."""
+def video_health(app: Flask, graph: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """What /api/health says about video (None in a process without a node); ``graph``: the
+    backend's health report (an agent's tells of the inputs it runs)."""
     video: Video | None = app.extensions.get("rosweb_video")
-    return video.health() if video is not None else None
+    return video.health(graph) if video is not None else None
 
 
 def init_video(app: Flask, state: RosWebState) -> Video:
@@ -179,6 +185,7 @@ def init_video(app: Flask, state: RosWebState) -> Video:
         if wanted:
             raise ConfigError(video.unavailable)
         return video
+
     def make_webrtc() -> WebRtc:
         from rosweb.core.video.webrtc import WebRtc
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from rosweb.core import images
 from rosweb.core.video import frames
 from rosweb.core.video.inputs import Publish
 from rosweb.errors import RosWebError
@@ -94,9 +95,9 @@ class Compressor:
                 continue
             type_name, msg = item
             try:
-                pixels = frames.array_of(type_name, msg)
-                jpeg = frames.jpeg_of(pixels, self.quality)
-                source = "mono8" if pixels.ndim == 2 else "rgb8"
+                picture = images.picture(type_name, msg)
+                jpeg = images.jpeg(picture, self.quality)
+                source = "mono8" if picture.layout == "gray" else "rgb8"
                 self._publish(out, frames.COMPRESSED,
                               frames.compressed_message(jpeg, msg["header"], source))  # fmt: skip
             except RosWebError as err:

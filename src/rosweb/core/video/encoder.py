@@ -6,11 +6,16 @@ thread of its own, and hands the same encoded packet to every viewer. A viewer j
 reporting picture loss (RTCP PLI/FIR), asks for a keyframe. Congestion control: each viewer's
 receiver estimate (RTCP REMB) is reported here, and the encoder runs at the lowest estimate of
 its viewers, within [:data:`MIN_BITRATE`, the variant's bitrate].
+
+Cost: one libswscale pass per frame from the message's own layout to yuv420p, one encoder
+thread (:func:`encoder_threads`), keyframes asked for at most every :data:`KEYFRAME_GAP`;
+``stats()["cpu"]`` is the CPU time the encoder's thread spent (conversion and encoding).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,11 +28,12 @@ from av.packet import Packet
 from av.video.codeccontext import VideoCodecContext
 from av.video.frame import PictureType
 
+from rosweb.core import images
 from rosweb.core.video import frames
 from rosweb.core.video.compressed import Closable, Latest, Subscribe
 from rosweb.errors import RosWebError
 
-__all__ = ["CODECS", "MIN_BITRATE", "SharedEncoder", "Variant"]
+__all__ = ["CODECS", "MIN_BITRATE", "SharedEncoder", "Variant", "encoder_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,17 @@ MIN_BITRATE = 100_000
 TIME_BASE = Fraction(1, 90_000)  # RTP's video clock
 RETUNE_AFTER = 2.0  # seconds between two bitrate changes, at least
 RETUNE_RATIO = 0.15  # the estimate must move this much before the encoder is rebuilt
+KEYFRAME_GAP = 0.5  # seconds between two keyframes asked for (viewers joining, lagging, PLI)
+
+
+def encoder_threads(width: int, height: int, cores: int | None = None) -> int:
+    """Threads for one encoder: one below 1280x720 or on 4 cores or fewer. libvpx's threads
+    wait for each other by spinning: on a 2-core machine shared with the node and the server,
+    two threads cost two to three times the CPU of one for the same frame."""
+    cores = cores or os.cpu_count() or 1
+    if width * height < 1280 * 720 or cores <= 4:
+        return 1
+    return 2 if cores <= 8 else 4
 
 
 class Variant(NamedTuple):
@@ -59,6 +76,7 @@ class SharedEncoder:
         self.keyframes = 0
         self.bytes_out = 0
         self.errors = 0
+        self.cpu = 0.0  # seconds of CPU this encoder's thread spent (conversion and encoding)
         self.size: tuple[int, int] | None = None
         self.bitrate = variant.bitrate
         self.idle_since: float | None = None
@@ -71,6 +89,7 @@ class SharedEncoder:
         self._retuned = 0.0
         self._start = time.monotonic()
         self._last_pts = -1
+        self._last_key = -KEYFRAME_GAP  # when the last keyframe was made (monotonic)
         self._handle: Closable = subscribe(variant.topic, None, self._slot.put)
         self._thread = threading.Thread(target=self._run, name="rosweb-rtc-encoder", daemon=True)
         self._thread.start()
@@ -116,6 +135,7 @@ class SharedEncoder:
             if item is None:
                 continue
             self.frames_in += 1
+            started = time.thread_time()
             try:
                 self._encode(*item)
             except (RosWebError, av.FFmpegError, ValueError) as err:
@@ -125,6 +145,7 @@ class SharedEncoder:
             except Exception:
                 self.errors += 1
                 log.exception("%s: the video encoder failed", self.variant.topic)
+            self.cpu += time.thread_time() - started
 
     def _open(self, width: int, height: int, bitrate: int) -> VideoCodecContext:
         codec = CodecContext.create(CODECS[self.variant.codec], "w")
@@ -135,7 +156,7 @@ class SharedEncoder:
         codec.time_base = TIME_BASE
         codec.framerate = Fraction(30, 1)
         codec.gop_size = 600  # keyframes mostly on demand (a viewer joins or loses one)
-        codec.thread_count = 2
+        codec.thread_count = encoder_threads(width, height)
         if self.variant.codec == "vp8":
             codec.qmin, codec.qmax = 2, 56
             codec.options = {
@@ -155,32 +176,39 @@ class SharedEncoder:
         return codec
 
     def _encode(self, type_name: str, msg: dict[str, Any]) -> None:
-        frame = frames.video_frame(frames.array_of(type_name, msg), self.variant.width or None)
+        frame = frames.video_frame(images.picture(type_name, msg), self.variant.width or None)
         codec = self._codec
+        now = time.monotonic()
         target = self._target()
+        retune = (
+            abs(target - self.bitrate) > RETUNE_RATIO * self.bitrate
+            and now - self._retuned > RETUNE_AFTER
+        )
+        if codec is not None and retune and self.variant.codec == "h264":
+            codec.bit_rate = self.bitrate = target  # x264 takes a new bitrate as it runs
+            self._retuned, retune = now, False
         if codec is not None and (
-            (frame.width, frame.height) != (codec.width, codec.height)
-            or (
-                abs(target - self.bitrate) > RETUNE_RATIO * self.bitrate
-                and time.monotonic() - self._retuned > RETUNE_AFTER
-            )
+            retune or (frame.width, frame.height) != (codec.width, codec.height)
         ):
-            codec = None  # a new size or bitrate: a new encoder (its first frame is a keyframe)
+            codec = None  # libvpx: a new encoder (its first frame is a keyframe)
         if codec is None:
             codec = self._codec = self._open(frame.width, frame.height, target)
             self._keyframe.set()
+            self._last_key = -KEYFRAME_GAP
         self.size = (frame.width, frame.height)
-        pts = max(self._last_pts + 1, int((time.monotonic() - self._start) * 90_000))
+        pts = max(self._last_pts + 1, int((now - self._start) * 90_000))
         self._last_pts = pts
         frame.pts, frame.time_base = pts, TIME_BASE
-        if self._keyframe.is_set():
-            self._keyframe.clear()
-            frame.pict_type = PictureType.I
+        if self._keyframe.is_set() and now - self._last_key >= KEYFRAME_GAP:
+            self._keyframe.clear()  # requests within the gap wait for it: one slow viewer's
+            frame.pict_type = PictureType.I  # requests cannot make every frame a keyframe
         packets = codec.encode(frame)
         data = b"".join(bytes(p) for p in packets)
         if not data:
             return
         key = any(p.is_keyframe for p in packets)
+        if key:
+            self._last_key = now
         packet = Packet(data)
         packet.pts = packet.dts = pts
         packet.time_base = TIME_BASE
@@ -198,7 +226,7 @@ class SharedEncoder:
             "topic": topic, "width": width or None, "codec": codec, "max_bitrate": ceiling,
             "bitrate": self.bitrate, "viewers": self.viewers, "frames_in": self.frames_in,
             "encoded": self.encoded, "keyframes": self.keyframes, "bytes": self.bytes_out,
-            "skipped": self._slot.skipped, "errors": self.errors,
+            "skipped": self._slot.skipped, "errors": self.errors, "cpu": round(self.cpu, 3),
             "size": list(self.size) if self.size else None,
         }  # fmt: skip
 

@@ -1,13 +1,13 @@
 """Pictures between ROS image messages, numpy arrays and PyAV frames: no I/O, no threads.
 
-``sensor_msgs/Image`` (rgb8, bgr8, rgba8, bgra8, mono8, mono16) and ``sensor_msgs/CompressedImage``
-(JPEG, PNG) become an RGB (or grey) array, and an array becomes an ``Image`` (rgb8) or a JPEG
-``CompressedImage`` with a header (stamp, frame id, seq).
+Messages are read by :mod:`rosweb.core.images` (the reading MJPEG shares): ``sensor_msgs/Image``
+(rgb8, bgr8, rgba8, bgra8, mono8, mono16) and ``sensor_msgs/CompressedImage`` (JPEG, PNG) become
+a :class:`~rosweb.core.images.Picture`, then a yuv420p frame for an encoder, or an RGB (or grey)
+array; an array becomes an ``Image`` (rgb8) or a JPEG ``CompressedImage`` with a header.
 """
 
 from __future__ import annotations
 
-import io
 import time
 from typing import Any
 
@@ -15,14 +15,15 @@ import av
 import numpy as np
 import numpy.typing as npt
 from av.video.frame import VideoFrame
-from PIL import Image as PILImage
 
-from rosweb.errors import ValidationError
+from rosweb.core import images
+from rosweb.core.images import COMPRESSED, IMAGE, IMAGE_TYPES, Picture
 
 __all__ = [
     "COMPRESSED",
     "IMAGE",
     "IMAGE_TYPES",
+    "Picture",
     "array_of",
     "compressed_message",
     "header",
@@ -33,63 +34,12 @@ __all__ = [
     "video_frame",
 ]
 
-IMAGE = "sensor_msgs/Image"
-COMPRESSED = "sensor_msgs/CompressedImage"
-IMAGE_TYPES = (IMAGE, COMPRESSED)
-
 Pixels = npt.NDArray[np.uint8]
-
-#: encoding -> (numpy item type, channels, order of the colour channels)
-_ENCODINGS: dict[str, tuple[str, int, str]] = {
-    "rgb8": ("u1", 3, "rgb"),
-    "bgr8": ("u1", 3, "bgr"),
-    "rgba8": ("u1", 4, "rgb"),
-    "bgra8": ("u1", 4, "bgr"),
-    "mono8": ("u1", 1, "grey"),
-    "mono16": ("u2", 1, "grey"),
-}
-
-
-def _raw_array(msg: dict[str, Any]) -> Pixels:
-    encoding = str(msg["encoding"]).lower()
-    if encoding not in _ENCODINGS:
-        raise ValidationError(
-            f"image encoding {msg['encoding']!r} is not one of {list(_ENCODINGS)}", "encoding"
-        )
-    item_type, channels, order = _ENCODINGS[encoding]
-    height, width, step = int(msg["height"]), int(msg["width"]), int(msg["step"])
-    item = np.dtype(item_type).newbyteorder(">" if msg["is_bigendian"] else "<")
-    data = np.frombuffer(msg["data"], dtype=np.uint8)
-    row = width * channels * item.itemsize
-    if height <= 0 or width <= 0 or height * step > data.size or row > step:
-        raise ValidationError(
-            f"image data of {data.size} bytes does not fit {width}x{height} {encoding}", "data"
-        )
-    rows = data[: height * step].reshape(height, step)[:, :row]
-    pixels = np.ascontiguousarray(rows).view(item).reshape(height, width, channels)
-    if item.itemsize == 2:  # 16-bit depth or mono: scaled to 8 bits for viewing
-        plane = pixels[:, :, 0].astype(np.float32)
-        top = float(plane.max()) or 1.0
-        return (plane * (255.0 / top)).astype(np.uint8)
-    if channels == 1:
-        return pixels[:, :, 0]
-    if order == "bgr":
-        pixels = pixels[:, :, 2::-1]
-    return np.ascontiguousarray(pixels[:, :, :3])
 
 
 def array_of(type_name: str, msg: dict[str, Any]) -> Pixels:
     """The picture of an Image or CompressedImage: (h, w, 3) RGB or (h, w) grey, uint8."""
-    if type_name != COMPRESSED:
-        return _raw_array(msg)
-    try:
-        picture: PILImage.Image = PILImage.open(io.BytesIO(bytes(msg["data"])))
-        picture.load()
-    except (OSError, ValueError) as err:
-        raise ValidationError(f"cannot decode the {msg['format']!r} image: {err}", "data") from err
-    if picture.mode not in ("RGB", "L"):
-        picture = picture.convert("RGB")
-    return np.asarray(picture, dtype=np.uint8)
+    return images.to_rgb(images.picture(type_name, msg))
 
 
 def scaled_size(width: int, height: int, target_width: int | None) -> tuple[int, int]:
@@ -100,9 +50,10 @@ def scaled_size(width: int, height: int, target_width: int | None) -> tuple[int,
     return max(2, width - width % 2), max(2, height - height % 2)
 
 
-def video_frame(pixels: Pixels, width: int | None = None) -> VideoFrame:
-    """A yuv420p frame of ``pixels``, scaled down to ``width`` if given (even dimensions)."""
-    frame = VideoFrame.from_ndarray(pixels, format="gray" if pixels.ndim == 2 else "rgb24")
+def video_frame(pic: Picture, width: int | None = None) -> VideoFrame:
+    """A yuv420p frame of ``pic``, scaled down to ``width`` if given (even dimensions): one
+    libswscale pass from the picture's own layout (BGR, RGBA, ... need no reordering first)."""
+    frame = VideoFrame.from_ndarray(pic.pixels, format=pic.layout)
     size = scaled_size(frame.width, frame.height, width)
     return frame.reformat(width=size[0], height=size[1], format="yuv420p")
 
@@ -135,10 +86,8 @@ def image_message(pixels: Pixels, head: dict[str, Any]) -> dict[str, Any]:
 
 
 def jpeg_of(pixels: Pixels, quality: int = 80) -> bytes:
-    """The picture as a JPEG."""
-    out = io.BytesIO()
-    PILImage.fromarray(pixels).save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    """An RGB (or grey) array as a JPEG."""
+    return images.jpeg(Picture(pixels, "gray" if pixels.ndim == 2 else "rgb24"), quality)
 
 
 def compressed_message(jpeg: bytes, head: dict[str, Any], source: str = "rgb8") -> dict[str, Any]:
@@ -147,8 +96,9 @@ def compressed_message(jpeg: bytes, head: dict[str, Any], source: str = "rgb8") 
 
 
 def to_pixels(frame: av.VideoFrame, width: int | None = None) -> Pixels:
-    """An RGB array of a decoded frame, scaled down to ``width`` if given."""
+    """An RGB array of a decoded frame, scaled down to ``width`` if given: one libswscale pass
+    (scaling and colour conversion together)."""
+    w, h = (frame.width, frame.height)
     if width and width < frame.width:
         w, h = scaled_size(frame.width, frame.height, width)
-        frame = frame.reformat(width=w, height=h)
-    return np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+    return np.asarray(frame.reformat(width=w, height=h, format="rgb24").to_ndarray(), np.uint8)

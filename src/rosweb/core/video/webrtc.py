@@ -9,8 +9,8 @@ candidates are offered, enough on a LAN (aioice leaves out 127.0.0.1, so the rob
 address on the network the browser is on).
 
 Viewers of the same (topic, width, bitrate, codec) share one :class:`SharedEncoder`; each gets
-the encoded packets through a :class:`PacketTrack` whose backlog is bounded: past
-:data:`MAX_PENDING` packets it drops them and waits for the next keyframe. Sessions are bounded
+the encoded packets (one per frame) through a :class:`PacketTrack` whose backlog is bounded:
+past :data:`MAX_PENDING` it drops them and waits for the next keyframe. Sessions are bounded
 (``max_sessions``); one that fails, closes or never connects is dropped.
 """
 
@@ -53,7 +53,7 @@ __all__ = ["MAX_PENDING", "OfferTimeout", "PacketTrack", "SessionLimit", "WebRtc
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MAX_PENDING = 15  # packets a viewer may lag behind before it skips to the next keyframe
+MAX_PENDING = 5  # frames a viewer may lag behind (~170 ms at 30 fps), then it skips to a keyframe
 GRACE = 5.0  # seconds an encoder without viewers keeps running (a page reload comes back)
 CONNECT_TIMEOUT = 30.0  # seconds a session may take to connect
 _MIME = {"vp8": "video/VP8", "h264": "video/H264"}

@@ -206,3 +206,23 @@ def test_the_python_client_speaks_ros2_types(session: str) -> None:
         assert blob["data"] == b"\x00\x01\xff"
         stamps = [m["header"]["stamp"] for m in client.subscribe("/odom", limit=2)]
         assert all(set(s) == {"sec", "nanosec"} for s in stamps)
+
+
+def test_a_transient_local_topic_reaches_every_late_reader(session: str) -> None:
+    """The sim's /map is TRANSIENT_LOCAL: a REST read, then WebSocket subscribers joining the
+    feed it made, each get the map (rosweb subscribes a real robot's topics on demand)."""
+    import json
+
+    import websocket
+
+    reply = requests.get(session + "/api/topics/map?timeout=5", timeout=10)
+    assert reply.status_code == 200, reply.text
+    for _ in range(2):
+        ws = websocket.create_connection(session.replace("http", "ws") + "/ws", timeout=5)
+        try:
+            ws.send(json.dumps({"op": "subscribe", "topic": "/map", "id": "late"}))
+            frame = json.loads(ws.recv())  # a timeout here: the map never came
+            assert frame["op"] == "publish"
+            assert frame["msg"]["info"]["width"] > 0
+        finally:
+            ws.close()

@@ -101,6 +101,13 @@ class Ros2Graph(Graph):
     def services(self) -> dict[str, str]:
         return self.node.cache.services()
 
+    def latched(self, topic: str) -> bool:
+        """A TRANSIENT_LOCAL publisher of ``topic`` (another node's, from its token, or
+        rosweb's own): a new consumer of the hub gets the last message too."""
+        name = normalize_name(topic)
+        own = self._topics.latched_here(name)
+        return own or any(e.qos.transient_local for e in self.node.cache.publishers(name))
+
     def nodes(self) -> list[str]:
         return sorted({*self.node.cache.nodes(), self.node.fqn})
 

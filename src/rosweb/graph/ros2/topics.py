@@ -85,6 +85,11 @@ class Topics:
         entity_id = node.declare_entity(keys.PUBLISHER, topic, type_name, qos)
         return _Publisher(type_name, latched, key, zpub, entity_id)
 
+    def latched_here(self, topic: str) -> bool:
+        """Whether rosweb publishes ``topic`` latched (TRANSIENT_LOCAL)."""
+        pub = self._publishers.get(topic)
+        return pub is not None and pub.latched
+
     def _publisher(self, topic: str, type_name: str, latch: bool, use: int) -> _Publisher:
         types = self.node.types
         if not types.has_message(type_name):

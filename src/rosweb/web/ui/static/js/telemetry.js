@@ -77,11 +77,11 @@ export class Telemetry extends EventTarget {
     if (this._mapWanted) this._subscribeMap();
   }
 
-  /** The latest message of a latched topic, from the server's cache (GET /api/topics/<t>): a
-   * WebSocket subscription made after the topic's one message would wait for the next. */
+  /** The latest message of a latched topic (GET /api/topics/<t>): from the server's cache, or
+   * once its new subscription has it (a real robot's topics are received on demand). */
   async _latest(topic, callback) {
     try {
-      const { msg } = await api(apiPath("topics", topic), { query: { timeout: 0 } });
+      const { msg } = await api(apiPath("topics", topic), { query: { timeout: 2 } });
       callback(msg);
     } catch {
       /* none yet: the subscription delivers it when it comes */

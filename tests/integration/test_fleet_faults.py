@@ -134,7 +134,9 @@ def test_broker_restart_deadman_reconnect_and_no_stale_command(fleet: Any) -> No
         ),
         timeout=5,
     )
-    assert r1.get("/api/health").json()["teleop"]["deadman_stops"] >= 1
+    # stopped by the deadman or, when the robot's side heard of the lost link first, by the
+    # driver's disconnect: either way nothing moves it now
+    assert r1.get("/api/health").json()["teleop"]["moving"] is False
 
 
 def test_killed_robot_is_shown_offline_within_the_bound(fleet: Any) -> None:

@@ -47,6 +47,7 @@ while True:
 """
 
 TICK = os.sysconf("SC_CLK_TCK")
+ROS_PYTHON = "/usr/bin/python3"  # Debian's rospy is built for the system's Python
 
 
 def free_port() -> int:
@@ -136,8 +137,7 @@ def main() -> None:
                 time.sleep(args.settle)
                 cpu = cpu_percent(proc.pid, args.seconds)
                 rows.append((f"idle {backend}", "", f"{cpu:.1f} %", f"{rss_mb(proc.pid):.0f} MB"))
-        system_python = shutil.which("python3", path="/usr/bin") or "/usr/bin/python3"
-        publisher = [system_python, "-c", PUBLISHER, str(args.topics)]
+        publisher = [ROS_PYTHON, "-c", PUBLISHER, str(args.topics)]
         with process(publisher, env, work / "publisher.log") as pub:
             time.sleep(3)
             reference = cpu_percent(pub.pid, args.seconds)

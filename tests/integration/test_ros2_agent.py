@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-from test_ros2_session import _get, _start, _stop, _topics
+from test_ros2_session import _get, _start, _stop, _topics, drive_forward
 
 from helpers import free_port, wait_for
 from rosweb.graph.ros2 import Ros2Graph
@@ -77,19 +77,7 @@ def test_teleop_drives_a_twist_stamped_robot_clamped_stamped_and_stopped(
         peer.subscribe("/cmd_vel", on_cmd, "geometry_msgs/msg/TwistStamped")
         wait_for(lambda: "/cmd_vel_watcher" in (_get(url, "/api/nodes") or {}).get("nodes", []),
                  timeout=15)  # fmt: skip
-
-        def x() -> float:
-            return float(_get(url, "/api/topics/odom")["msg"]["pose"]["pose"]["position"]["x"])
-
-        requests.post(url + "/api/services/reset", json={}, timeout=5)
-        time.sleep(0.3)
-        before = x()
-        for _ in range(15):  # held for 1.5 s, as the UI repeats a held key
-            reply = requests.post(url + "/api/teleop", json={"command": "forward"}, timeout=5)
-            assert reply.status_code == 200, reply.text
-            time.sleep(0.1)
-        time.sleep(0.5)
-        assert x() - before > 0.2  # the robot that takes only TwistStamped moved
+        assert drive_forward(url, settle=0.5) > 0.2  # the robot that takes only TwistStamped moved
         # a TwistStamped sent by a client is clamped like a Twist
         fast = {"header": {"frame_id": "base_link"}, "twist": {"linear": {"x": 5.0}}}
         sent = requests.post(url + "/api/topics/cmd_vel", json=fast, timeout=5)

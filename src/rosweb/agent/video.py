@@ -10,14 +10,16 @@ agent's health report carries theirs under ``agent.video``, which each worker's
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rosweb import config
 from rosweb.control.core import Control
+from rosweb.core.robot import Robot
 from rosweb.core.video import missing
+from rosweb.core.video.robot import advertiser, publisher, subscriber
 from rosweb.errors import ConfigError
-from rosweb.graph import Graph, Handle
+from rosweb.graph import Graph
 
 __all__ = ["AgentVideo", "start_video"]
 
@@ -25,9 +27,12 @@ log = logging.getLogger(__name__)
 
 
 class AgentVideo:
-    """The inputs and compressed siblings one agent runs; ``close()`` stops them."""
+    """The inputs and compressed siblings one agent runs, through a Robot of its own around the
+    agent's graph and control (its trusted ``local``: the guard's validation, command-topic rule
+    and audit, as in one process); ``close()`` stops them."""
 
-    def __init__(self) -> None:
+    def __init__(self, robot: Robot) -> None:
+        self.robot = robot
         self.inputs: Any = None  # rosweb.core.video.inputs.Inputs
         self.compressor: Any = None  # rosweb.core.video.compressed.Compressor
 
@@ -38,33 +43,13 @@ class AgentVideo:
         }
 
     def close(self) -> None:
-        for part in (self.compressor, self.inputs):
+        for part in (self.compressor, self.inputs, self.robot):
             if part is not None:
                 try:
                     part.close()
                 except Exception:
                     log.exception("agent: closing video failed")
         self.inputs = self.compressor = None
-
-
-def _publisher(graph: Graph) -> Callable[[str, str, dict[str, Any]], None]:
-    from rosweb.messages import from_json
-
-    def publish(topic: str, type_name: str, msg: dict[str, Any]) -> None:
-        wanted = graph.types.canonical(type_name)
-        graph.publish(topic, wanted, from_json(graph.types, wanted, msg))
-
-    return publish
-
-
-def _subscriber(graph: Graph) -> Any:
-    def subscribe(
-        topic: str, type_name: str | None, on_message: Callable[[str, Any], None]
-    ) -> Handle:
-        wanted = graph.types.canonical(type_name) if type_name else None
-        return graph.subscribe(topic, lambda msg: on_message(wanted or "", msg), wanted)
-
-    return subscribe
 
 
 def start_video(graph: Graph, control: Control, settings: Mapping[str, Any]) -> AgentVideo | None:
@@ -84,17 +69,18 @@ def start_video(graph: Graph, control: Control, settings: Mapping[str, Any]) -> 
         topic = parse_input(text, index).topic
         if control.is_command_topic(topic):
             raise ConfigError(f"--input {text}: {topic} is a command topic (only Twist goes there)")
-    video = AgentVideo()
-    publish = _publisher(graph)
+    # the workers cache what they serve: this robot keeps nothing of its own
+    robot = Robot(graph, settings={**cfg, "ROSWEB_CACHE_TOPICS": ""}, control=control,
+                  owns_graph=False)  # fmt: skip
+    video = AgentVideo(robot)
+    local = robot.local
     try:
         if specs:
-            video.inputs = Inputs(
-                specs, publish, advertise=lambda t, n: graph.advertise(t, graph.types.canonical(n))
-            )
+            video.inputs = Inputs(specs, publisher(local), advertise=advertiser(local))
             video.inputs.start()
         if compressed:
             video.compressor = Compressor(
-                compressed, _subscriber(graph), publish,
+                compressed, subscriber(local), publisher(local),
                 quality=cfg["ROSWEB_COMPRESSED_QUALITY"],
             )  # fmt: skip
             video.compressor.start()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from rosweb.errors import RosWebError, ValidationError
 from rosweb.graph import Graph
 from rosweb.messages import Message, TypeStore, default
+from rosweb.messages.ros2 import time_of
 
 __all__ = ["COMMANDS", "TWIST", "TWIST_STAMPED", "Teleop", "VelocityLimits", "is_motion_type"]
 
@@ -81,12 +82,8 @@ def is_motion_type(types: TypeStore, type_name: str) -> str | None:
 
 def _stamped(types: TypeStore, twist: Message, frame_id: str) -> Message:
     """``twist`` in a TwistStamped stamped now, in the store's time form (ROS 1 or ROS 2)."""
-    now = time.time()
-    sec = int(now)
-    nsec = min(999_999_999, round((now - sec) * 1e9))
-    stamp = {"sec": sec, "nanosec": nsec} if types.ros2 else {"secs": sec, "nsecs": nsec}
     msg = default(types, TWIST_STAMPED)
-    msg["header"]["stamp"] = stamp
+    msg["header"]["stamp"] = time_of(time.time(), ros2=types.ros2)
     msg["header"]["frame_id"] = frame_id
     msg["twist"] = twist
     return msg

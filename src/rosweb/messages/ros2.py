@@ -27,6 +27,7 @@ __all__ = [
     "ros2_stamp",
     "ros2_type_name",
     "stamp_twist",
+    "time_of",
 ]
 
 #: services every ROS 2 store knows: std_srvs, the parameter services of rcl_interfaces (what
@@ -116,6 +117,14 @@ def ros2_stamp(seconds: float) -> dict[str, int]:
     """A ``builtin_interfaces/msg/Time`` (``{sec, nanosec}``) for a UNIX time in seconds."""
     sec = int(seconds // 1)
     return {"sec": sec, "nanosec": min(999_999_999, round((seconds - sec) * 1e9))}
+
+
+def time_of(seconds: float, *, ros2: bool) -> dict[str, int]:
+    """A time in a store's flavour: ROS 2's ``{sec, nanosec}`` or ROS 1's ``{secs, nsecs}``."""
+    if ros2:
+        return ros2_stamp(seconds)
+    stamp = ros2_stamp(seconds)
+    return {"secs": stamp["sec"], "nsecs": stamp["nanosec"]}
 
 
 def now_stamp() -> dict[str, int]:

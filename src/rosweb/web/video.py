@@ -96,36 +96,22 @@ class Video:
 
 def trusted_publish(state: RosWebState) -> Publish:
     """The server's own publish (inputs, compressed siblings): the app's trusted robot."""
-    robot = state.robot.local
+    from rosweb.core.video.robot import publisher
 
-    def publish(topic: str, type_name: str, msg: dict[str, Any]) -> None:
-        robot.publish(topic, msg, type_name)
-
-    return publish
+    return publisher(state.robot.local)
 
 
 def trusted_advertise(state: RosWebState) -> Callable[[str, str], Any]:
-    robot = state.robot.local
+    from rosweb.core.video.robot import advertiser
 
-    def advertise(topic: str, type_name: str) -> Any:
-        return robot.advertise(topic, type_name)
-
-    return advertise
+    return advertiser(state.robot.local)
 
 
 def subscribe(state: RosWebState) -> Subscribe:
-    """The server's own subscription through the hub (one per topic however many readers):
-    ``on_message(type_name, msg)`` is called with the newest message, never blocking."""
-    robot = state.robot.local
+    """The server's own subscription through the hub, newest message only, never blocking."""
+    from rosweb.core.video.robot import subscriber
 
-    def open_(topic: str, type_name: str | None, on_message: Callable[[str, Any], None]) -> Any:
-        def notify(consumer: Any) -> None:
-            for envelope in consumer.drain():
-                on_message(envelope.type, envelope.msg)
-
-        return robot.consume(topic, type_name, queue_length=1, notify=notify)
-
-    return open_
+    return subscriber(state.robot.local)
 
 
 def caller_publish(state: RosWebState, principal: Principal, remote: str, topic: str) -> Publish:

@@ -16,6 +16,7 @@ On ROS 2 (``ros2=True``, the robot of ``rosweb sim --ros2``) the same in ROS 2's
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from rosweb.graph.base import Graph, Handle
 from rosweb.graph.sim.bus import Bus
 from rosweb.graph.sim.world import Pose, World
 from rosweb.messages import Message, from_json
+from rosweb.messages.ros2 import time_of
 
 __all__ = ["GOAL_TOPIC", "LOG_LEVELS", "NODE", "ROS2_GOAL_TOPIC", "SimExtras", "occupancy"]
 
@@ -44,16 +46,6 @@ LOG_LEVELS = {"debug": 1, "info": 2, "warn": 4, "error": 8, "fatal": 16}
 ROS2_LOG_LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50}
 #: diagnostic_msgs/DiagnosticStatus levels
 OK, WARN, ERROR = 0, 1, 2
-
-
-def stamp_of(now: float) -> dict[str, int]:
-    secs = int(now)
-    return {"secs": secs, "nsecs": int((now - secs) * 1e9)}
-
-
-def ros2_stamp_of(now: float) -> dict[str, int]:
-    sec = int(now)
-    return {"sec": sec, "nanosec": min(999_999_999, int((now - sec) * 1e9))}
 
 
 def _transform(parent: str, child: str, stamp: dict[str, int], x: float, y: float, z: float,
@@ -100,7 +92,7 @@ class SimExtras:
         self.bus = bus
         self.world = world
         self.ros2 = ros2
-        self._stamp = ros2_stamp_of if ros2 else stamp_of
+        self._stamp = functools.partial(time_of, ros2=ros2)
         self._node: dict[str, str] = {} if ros2 else {"node": NODE}  # a ROS 2 graph is one node
         self._log_type = "rcl_interfaces/msg/Log" if ros2 else "rosgraph_msgs/Log"
         self._log_name = node.strip("/").replace("/", ".")  # rclpy's logger name of the node
@@ -155,7 +147,7 @@ class SimExtras:
             "/rosout",
             "rosgraph_msgs/Log",
             {
-                "header": {"stamp": stamp_of(time.time())},
+                "header": {"stamp": self._stamp(time.time())},
                 "level": LOG_LEVELS[level],
                 "name": NODE,
                 "msg": text,

@@ -38,6 +38,18 @@ BRIDGE: list[tuple[str, str, str, str, str, bool, bool]] = [
     ("inbound", "String 200 B, max rate", "received_rate", "received", "msg/s", True, True),
     ("inbound", "String 200 B, max rate", "loss_pct", "lost", "%", False, True),
     ("inbound", "String 200 B, max rate", "cpu", "server CPU", "%", False, False),
+    ("inbound", "String 200 B, max rate", "p50_ms", "latency p50", "ms", False, True),
+    (
+        "inbound",
+        "String 200 B, max rate, no rate limit",
+        "received_rate",
+        "received",
+        "msg/s",
+        True,
+        True,
+    ),
+    ("inbound", "String 200 B, max rate, no rate limit", "loss_pct", "lost", "%", False, True),
+    ("inbound", "String 200 B, max rate, no rate limit", "cpu", "server CPU", "%", False, False),
     (
         "refused",
         "String 200 B at max rate, limit 10/s",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import itertools
 import json
 import os
 import queue
@@ -337,6 +338,11 @@ def ms(value: float | None) -> float | None:
 # "cpu"}.
 
 
+#: inbound runs at rosweb's default settings, then without its WebSocket rate limit (what rosweb
+#: itself can take): (case suffix, settings)
+INBOUND_SETTINGS = (("", {}), (", no rate limit", {"ROSWEB_WS_RATE_LIMIT": ""}))
+
+
 def inbound(bench: Bench) -> list[dict[str, Any]]:
     procs, d, warm = bench.procs, bench.args.duration, bench.args.warm
     rows = []
@@ -375,12 +381,13 @@ def inbound(bench: Bench) -> list[dict[str, Any]]:
     )
     procs.wait_exit(pub, d + 90)
     procs.finish(sub)
-    rows.append(figures("raw", load(out_pub), load(out_sub)))
+    raw = figures("raw", load(out_pub), load(out_sub))
+    rows += [raw | {"case": raw["case"] + label} for label, _ in INBOUND_SETTINGS]
 
-    for variant, _ in bench.variants:
-        with bench.rosweb(variant) as url:
-            out_sub = bench.out(f"inbound-{variant}-sub")
-            out_client = bench.out(f"inbound-{variant}-client")
+    for (variant, _), (label, settings) in itertools.product(bench.variants, INBOUND_SETTINGS):
+        with bench.rosweb(variant, **settings) as url:
+            out_sub = bench.out(f"inbound{label}-{variant}-sub")
+            out_client = bench.out(f"inbound{label}-{variant}-client")
             sub = procs.peer("sub", topic="/bench_in", out=out_sub)
             procs.wait(sub, "READY")
             client = procs.client("publish", url=url, topic="/bench_in", duration=d, out=out_client)
@@ -392,7 +399,8 @@ def inbound(bench: Bench) -> list[dict[str, Any]]:
             procs.say(client, "go")
             procs.wait_exit(client, d + 90)
             procs.finish(sub)
-            rows.append(figures(variant, load(out_client), load(out_sub)))
+            row = figures(variant, load(out_client), load(out_sub))
+            rows.append(row | {"case": row["case"] + label})
     return rows
 
 

@@ -28,6 +28,7 @@ from rosweb.graph.sim import Bus
 from rosweb.hub import Hub
 from rosweb.messages import Message, from_json, to_ros1
 from rosweb.web.auth import hash_token
+from rosweb.web.bridge.open import rate_callbacks
 from rosweb.web.security import Gate
 
 STRING = "std_msgs/String"
@@ -176,16 +177,13 @@ def connect(
             principal = gate.identify(remote_addr="127.0.0.1", host="x", token=token)
             return robot.bind(principal)
 
-        def rate_limit(op: str) -> None:
-            gate.hit("ws", str(id(client)))
-
         client.session = BridgeSession(
             bound,
             wake=client.wake,
             executor=executor,
             login=login,
-            rate_limit=rate_limit,
             options=BridgeOptions(**options),
+            **rate_callbacks(gate.allowance("ws")),  # as the transports open one
         )
         clients.append(client)
         return client
@@ -1492,6 +1490,36 @@ def test_a_driver_that_disconnects_stops_the_robot_at_once(
         assert len(inbox) == 2  # the stop was published by close() itself, not the deadman
     assert inbox.items[1]["linear"]["x"] == 0.0
     assert control.teleop.deadman_stops == 0
+
+
+def test_a_client_over_the_rate_limit_is_held_back_briefly_not_refused(
+    connect: Connect, bus: Bus
+) -> None:
+    """Over a per-second limit, a transport that can stop reading is told how long to (the
+    client slows down, nothing is lost), with one warning a second; writes are counted as they
+    are admitted (not when a blocking backend gets to them); over a per-minute limit the wait
+    would be too long: the frame is refused as before."""
+    client = connect(settings={"ROSWEB_WS_RATE_LIMIT": "5/second"})
+    client.send({"op": "set_level", "level": "warning"})
+    frame = json.dumps({"op": "publish", "topic": "/chatter", "msg": {"data": "x"}})
+    advertise = json.dumps({"op": "advertise", "topic": "/chatter", "type": STRING})
+    admitted = [client.session.admit(f) for f in [advertise] + [frame] * 4]
+    assert admitted == [0.0] * 5  # counted, not handled yet
+    delay = client.session.admit(frame)
+    assert delay is not None
+    assert 0.0 < delay <= 0.2 + 1e-6  # one write's worth at 5 a second
+    (warning,) = client.messages()
+    assert warning["level"] == "warning", warning
+    assert "slowed down" in warning["msg"], warning
+    assert client.session.admit(frame) > 0.0  # type: ignore[operator]  # no second warning
+    for f in [advertise] + [frame] * 4:  # the five admitted: handled, not counted again
+        client.session.receive(f)
+    assert client.messages() == []
+    assert client.session.admit(json.dumps({"op": "subscribe", "topic": "/chatter"})) == 0.0
+    slow = connect(settings={"ROSWEB_WS_RATE_LIMIT": "1/minute"})
+    slow.send({"op": "advertise", "topic": "/chatter", "type": STRING})
+    assert slow.session.admit(frame) is None  # a minute's wait: refused instead
+    assert "too many requests" in slow.status()["msg"]
 
 
 def test_the_estop_refuses_motion_but_not_stops(

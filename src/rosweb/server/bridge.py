@@ -9,6 +9,11 @@ the loop, without a thread hop. Sending is driven by the session's
 writing more, so a client that does not read only fills its own bounded queues; one that has not
 taken a frame for ``stall_timeout`` seconds is closed.
 
+Reading is back-pressured: while a client is over ``ROSWEB_WS_RATE_LIMIT`` (for at most
+:data:`~rosweb.core.bridge.session.MAX_HOLD` at a time), or :data:`HIGH_WATER` of its frames
+wait for a blocking backend, its socket is not read, so its frames wait in TCP's buffers and
+its sends slow down: a flood is neither lost nor paid for.
+
 Frames reach the socket ready-made: the session hands out WebSocket frames
 (:func:`~rosweb.core.bridge.frames.websocket_frame`), a topic message's made once for every
 client on the middleware's thread, and a flush writes every frame pending for its client in one
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import cast
 
 import tornado.ioloop
@@ -43,6 +49,8 @@ log = logging.getLogger(__name__)
 BUFFER_LIMIT = 1 << 20
 #: frames taken from the session for one write
 BATCH_FRAMES = 200
+#: frames of one connection waiting for a blocking backend before its socket is read no further
+HIGH_WATER = 100
 
 
 class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
@@ -131,10 +139,35 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         written: asyncio.Future[None] = stream.write(data)
         return written
 
-    def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        """One frame in. Returning an awaitable makes Tornado read no further frame until it is
+        done: back-pressure on a client over the rate limit, or whose frames still wait for a
+        blocking backend (:data:`HIGH_WATER`), so it slows down instead of losing frames."""
         session = self.session
-        if session is None or session.refuse_early(message):  # a flood over the rate limit
-            return
+        if session is None:
+            return None
+        delay = session.admit(message)
+        if delay is None:  # refused
+            return None
+        if delay > 0.0 or (not self.inline_ok and self._serial.pending >= HIGH_WATER):
+            return self._take_later(session, message, delay)
+        self._take(session, message)
+        return None
+
+    async def _take_later(self, session: BridgeSession, message: str | bytes, delay: float) -> None:
+        while delay > 0.0:
+            await asyncio.sleep(delay)
+            next_delay = session.admit(message)
+            if next_delay is None:
+                return
+            delay = next_delay
+        while not self.inline_ok and self._serial.pending >= HIGH_WATER:
+            if self.ws_connection is None:
+                return
+            await asyncio.sleep(0.002)
+        self._take(session, message)
+
+    def _take(self, session: BridgeSession, message: str | bytes) -> None:
         if not self.inline_ok:  # may block: off the loop, in order
             self._receive_later(session, message)
             return

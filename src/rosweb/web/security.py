@@ -287,6 +287,16 @@ class Allowance:
         """Whether a write would be allowed now (nothing is counted)."""
         return self._left + (time.monotonic() - self._last) * self._rate >= 1.0
 
+    def wait(self, batch: float = 0.01) -> float:
+        """Seconds until a write is allowed (0.0: now), nothing counted; when it is not, until
+        ``batch`` seconds' worth of writes are (at least one, at most a burst), so that a reader
+        paused by it wakes up for several frames at a time, not one."""
+        left = self._left + (time.monotonic() - self._last) * self._rate
+        if left >= 1.0:
+            return 0.0
+        wanted = min(self.capacity, max(1.0, self._rate * batch))
+        return (wanted - left) / self._rate
+
 
 def _limit(settings: Mapping[str, Any], key: str) -> RateLimitItem | None:
     text = settings[key].strip()

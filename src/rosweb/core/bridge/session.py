@@ -70,6 +70,7 @@ class BridgeSession(TopicOps, ServiceOps):
         login: Callable[[str], GuardedRobot] | None = None,
         rate_limit: Callable[[str], bool | str | None] | None = None,
         rate_exhausted: Callable[[], str | None] | None = None,
+        rate_wait: Callable[[], float] | None = None,
         options: BridgeOptions | None = None,
         framing: Callable[[Frame], bytes] | None = None,
     ) -> None:
@@ -80,6 +81,8 @@ class BridgeSession(TopicOps, ServiceOps):
         self._rate_limit = rate_limit
         #: why the rate limit refuses writes right now (None: it does not), without counting one
         self._rate_exhausted = rate_exhausted
+        #: seconds until the rate limit takes writes again (0.0: it does), without counting one
+        self._rate_wait = rate_wait
         self.options = options or BridgeOptions()
         self._wake = wake
         #: the transport's wire form of a frame (a WebSocket frame): with it, ``outgoing``
@@ -99,6 +102,11 @@ class BridgeSession(TopicOps, ServiceOps):
         self._status_level = LEVELS["error"]
         self._refused = 0  # rate-limited ops not reported since the last status
         self._refused_since = -1.0
+        self._held = 0  # frames held back by the rate limit since the last status
+        self._held_since = -1.0
+        # writes counted by admit() (the transport's thread) and taken by handle() (its own)
+        self._prepaid = 0
+        self._spent = 0
         self.closed = False
 
     # -- in -------------------------------------------------------------------------------------
@@ -131,6 +139,41 @@ class BridgeSession(TopicOps, ServiceOps):
         else:
             self._refuse(found.group(1), reason, guess_id(data))
         return True
+
+    def admit(self, data: Frame) -> float | None:
+        """For a transport that can stop reading, before it hands ``data`` to :meth:`receive`:
+        0.0 to hand it over now, None when it is refused here, else the seconds to wait before
+        asking again. A rate-limited op (read from the start of its JSON text) is counted here,
+        so that frames still queued for a blocking backend count at once; while the limit takes
+        no more writes, the client is held back (at most :data:`MAX_HOLD` at a time): its
+        frames wait in TCP's buffers, nothing is lost, a flood costs no work at all, and the
+        client gets one warning status a second. A longer wait (a limit counted in minutes) is
+        a refusal, as :meth:`refuse_early`'s. Safe to call from the transport's loop."""
+        wait_for, limit = self._rate_wait, self._rate_limit
+        if wait_for is None or limit is None or self.robot is None or not isinstance(data, str):
+            return 0.0
+        found = _OP.match(data)
+        if found is None or found.group(1) not in RATE_LIMITED_OPS:
+            return 0.0
+        op = found.group(1)
+        if wait_for() <= 0.0 and limit(op) is True:
+            self._prepaid += 1  # counted: handle() does not count it again
+            return 0.0
+        delay = wait_for()
+        reason = self._rate_exhausted() if self._rate_exhausted is not None else None
+        reason = reason or "too many requests"
+        if delay > MAX_HOLD:
+            self._refuse(op, reason, guess_id(data))
+            return None
+        now = time.monotonic()
+        self._held += 1
+        if now - self._held_since >= 1.0:
+            self.status(
+                "warning", f"{op}: {reason}: slowed down, this connection is read no faster "
+                f"({self._held} frames waited)",
+            )  # fmt: skip
+            self._held_since, self._held = now, 0
+        return max(delay, 1e-3)
 
     def handle(self, message: dict[str, Any]) -> None:
         op = message.get("op")
@@ -179,6 +222,9 @@ class BridgeSession(TopicOps, ServiceOps):
             role = "viewer"  # introspection; rosapi's own writes check their role
         self.robot.require(role, f"op {op}")
         if op in RATE_LIMITED_OPS and self._rate_limit is not None:
+            if self._spent < self._prepaid:  # counted by admit()
+                self._spent += 1
+                return None
             verdict = self._rate_limit(op)
             if isinstance(verdict, str):
                 return verdict
@@ -289,6 +335,7 @@ class BridgeSession(TopicOps, ServiceOps):
         self._login = None
         self._rate_limit = None
         self._rate_exhausted = None
+        self._rate_wait = None
         self._wake = _nothing
 
     # -- ops: rosweb's own ----------------------------------------------------------------------
@@ -378,6 +425,10 @@ OP_ROLES: dict[str, str | None] = {
     "auth": None,
     "control": "operator",
 }
+
+#: the longest a frame is held back by the rate limit (:meth:`BridgeSession.hold`); a frame that
+#: would wait longer is refused
+MAX_HOLD = 1.0
 
 #: ops that write (and fragments, which hold memory), counted against ROSWEB_WS_RATE_LIMIT
 RATE_LIMITED_OPS = frozenset(

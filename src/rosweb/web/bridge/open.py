@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rosweb.core import GuardedRobot
 from rosweb.core.bridge import BridgeSession
 from rosweb.core.bridge.frames import Frame
 from rosweb.errors import AuthError
+from rosweb.web.security import Allowance
 from rosweb.web.state import RosWebState
 
-__all__ = ["open_session"]
+__all__ = ["open_session", "rate_callbacks"]
+
+
+def rate_callbacks(allowance: Allowance | None) -> dict[str, Callable[..., Any]]:
+    """A session's ``rate_limit``, ``rate_exhausted`` and ``rate_wait`` on one connection's
+    allowance (None: no limit)."""
+
+    def rate_limit(op: str) -> bool | str:
+        return True if allowance is None or allowance.take() else allowance.text
+
+    def rate_exhausted() -> str | None:
+        return None if allowance is None or allowance.available() else allowance.text
+
+    def rate_wait() -> float:
+        return 0.0 if allowance is None else allowance.wait()
+
+    return {"rate_limit": rate_limit, "rate_exhausted": rate_exhausted, "rate_wait": rate_wait}
 
 
 def open_session(
@@ -47,17 +65,9 @@ def open_session(
             raise
         robot = None  # may still authenticate with an auth op
 
-    allowance = gate.allowance("ws")  # this connection's own: refusing costs next to nothing
-
-    def rate_limit(op: str) -> bool | str:
-        return True if allowance is None or allowance.take() else allowance.text
-
-    def rate_exhausted() -> str | None:
-        return None if allowance is None or allowance.available() else allowance.text
-
     session = BridgeSession(
-        robot, wake=wake, executor=state.executor, login=identify, rate_limit=rate_limit,
-        rate_exhausted=rate_exhausted,
+        robot, wake=wake, executor=state.executor, login=identify,
+        **rate_callbacks(gate.allowance("ws")),  # this connection's own: refusing costs nothing
         options=state.bridge_options, framing=framing,
     )  # fmt: skip
     return session

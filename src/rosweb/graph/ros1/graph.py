@@ -9,8 +9,8 @@ an unused publisher stays registered).
 - Publishers are shared per topic and reference-counted; one unused for ``linger`` seconds is
   unregistered, so a browser that reloads and publishes again reuses it (rospy's quick
   unregister/re-register breaks connections).
-- Service proxies are persistent and pooled per service: each call owns one, so calls are
-  thread-safe and concurrent.
+- Service calls run in the caller's thread with persistent proxies pooled per service, their
+  timeouts kept by one watcher thread (:mod:`rosweb.graph.ros1.calls`).
 - Introspection and parameters use the master's XML-RPC API with a timeout. A monitor checks
   the master every second: ``health()`` reports it, and when a master comes back (restarted),
   the node registers its publishers, subscribers and services again.
@@ -21,8 +21,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -35,7 +33,6 @@ from rosweb.errors import (
     NotFoundError,
     RosWebError,
     ServiceError,
-    ServiceTimeout,
     TypeMismatchError,
 )
 from rosweb.graph.base import (
@@ -45,6 +42,7 @@ from rosweb.graph.base import (
     ServiceHandler,
     normalize_name,
 )
+from rosweb.graph.ros1.calls import Proxies
 from rosweb.graph.ros1.convert import message_class, service_class, to_native, to_rospy
 from rosweb.graph.ros1.master import Master, MasterQueries, MasterRefused
 from rosweb.graph.ros1.node import import_rospy, start_node
@@ -101,10 +99,9 @@ class Ros1Graph(MasterQueries, Graph):
         self._publishers: dict[str, _Publisher] = {}
         self._subscribers: dict[Handle, Any] = {}
         self._services: dict[Handle, Any] = {}
-        self._proxies: dict[str, list[Any]] = {}
+        self._proxies = Proxies(self._rospy)
         # name -> (provider URI, type, when the master last confirmed it)
         self._service_types: dict[str, tuple[str, str, float]] = {}
-        self._calls = ThreadPoolExecutor(max_workers=16, thread_name_prefix="rosweb-ros1-call")
         self._master_pid: int | None = None
         self._master_ok = False
         self._closed = threading.Event()
@@ -300,15 +297,9 @@ class Ros1Graph(MasterQueries, Graph):
         srv = self.types.service(type_name)
         rospy_request = to_rospy(self.types, srv.request, request, cls._request_class)
         for attempt in (1, 2):  # a pooled connection may be stale (the provider restarted)
-            proxy = self._take_proxy(name, cls)
-            future = self._calls.submit(proxy.call, rospy_request)
             try:
-                response = future.result(timeout=timeout)
-            except FutureTimeout:
-                proxy.close()
-                raise ServiceTimeout(f"service {name} did not answer within {timeout} s") from None
+                response = self._proxies.call(name, cls, rospy_request, timeout)
             except self._rospy.ServiceException as err:
-                proxy.close()
                 if "responded with an error" in str(err):
                     raise ServiceError(f"service {name} failed: {err}") from err
                 if attempt == 2:
@@ -316,20 +307,12 @@ class Ros1Graph(MasterQueries, Graph):
                 self._service_types.pop(name, None)  # the provider may be gone: ask again
                 self.service_type(name)  # NotFoundError if it is
                 continue
+            except RosWebError:
+                raise
             except Exception as err:
-                proxy.close()
                 raise ServiceError(f"cannot call {name}: {err}") from err
-            with self._lock:
-                self._proxies.setdefault(name, []).append(proxy)
             return to_native(self.types, srv.response, response)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _take_proxy(self, name: str, cls: Any) -> Any:
-        with self._lock:
-            pool = self._proxies.get(name)
-            if pool:
-                return pool.pop()
-        return self._rospy.ServiceProxy(name, cls, persistent=True)
 
     def costly_self_subscriptions(self) -> set[str]:
         with self._lock:  # rospy would read our own messages back over a TCP connection
@@ -439,12 +422,8 @@ class Ros1Graph(MasterQueries, Graph):
             handles = [*self._subscribers, *self._services]
             publishers = list(self._publishers.values())
             self._publishers.clear()
-            proxies = [p for pool in self._proxies.values() for p in pool]
-            self._proxies.clear()
         for handle in handles:
             handle.close()
         for entry in publishers:
             entry.pub.unregister()
-        for proxy in proxies:
-            proxy.close()
-        self._calls.shutdown(wait=False, cancel_futures=True)
+        self._proxies.close()

@@ -108,13 +108,14 @@ def queue_without_yield() -> None:
         log.warning("rospy's QueuedConnection is not the expected one: publishing as it does")
         return
 
-    class Queued(QueuedConnection):  # type: ignore[misc, valid-type]
+    class Queued(QueuedConnection):  # type: ignore[misc]
         rosweb = True
 
         def write_data(self, data: bytes) -> bool:
             with self._lock:
-                if self._error:  # an error of the connection's thread, raised as rospy does
-                    error, self._error = self._error, None
+                error: BaseException | None = self._error  # type: ignore[has-type]
+                if error is not None:  # an error of the connection's thread, raised as rospy does
+                    self._error = None
                     raise error
                 if self._queue_size > 0 and len(self._queue) == self._queue_size:
                     del self._queue[0]

@@ -20,6 +20,15 @@ export class MessageTree {
   constructor(root) {
     this.root = root;
     this.open = new Set([""]); // paths of open branches; the top level starts open
+    // A click on a summary is taken as it happens: its toggle event comes a task later, and a
+    // message arriving in between replaces the branch, so that event would go to a detached one.
+    root.addEventListener("click", (event) => {
+      const summary = event.target.closest?.("summary");
+      const details = summary?.parentElement;
+      if (!details || details.dataset.path === undefined || !root.contains(details)) return;
+      if (details.open) this.open.delete(details.dataset.path);
+      else this.open.add(details.dataset.path);
+    });
     root.addEventListener("toggle", (event) => {
       const path = event.target.dataset?.path;
       if (path === undefined) return;

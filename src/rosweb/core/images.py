@@ -7,18 +7,23 @@ laid out as its encoding says (the array is a view of the message's bytes) and n
 its channels: a :class:`Picture` says its pixel layout in FFmpeg's names (``rgb24``, ``bgr24``,
 ``rgba``, ``bgra``, ``gray``), so libswscale converts a BGR camera to yuv420p in the one pass it
 makes anyway, and Pillow reads it with the matching raw mode. Numpy and Pillow only: no PyAV.
+Both are imported at the first picture made: a robot nobody watches a camera of does not hold
+them (numpy is 16 MB of a process).
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any, NamedTuple
-
-import numpy as np
-import numpy.typing as npt
-from PIL import Image
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rosweb.errors import RosWebError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from PIL import Image
+
+    Pixels = npt.NDArray[np.uint8]
 
 __all__ = [
     "COMPRESSED",
@@ -37,8 +42,6 @@ __all__ = [
 IMAGE = "sensor_msgs/Image"
 COMPRESSED = "sensor_msgs/CompressedImage"
 IMAGE_TYPES = (IMAGE, COMPRESSED)
-
-Pixels = npt.NDArray[np.uint8]
 
 
 class ImageError(RosWebError):
@@ -87,6 +90,8 @@ _PIL_MODES = {
 
 
 def _raw(msg: dict[str, Any]) -> Picture:
+    import numpy as np
+
     encoding = str(msg["encoding"]).lower()
     if encoding not in _ENCODINGS:
         raise ImageError(f"image encoding {msg['encoding']!r} is not one of {list(_ENCODINGS)}")
@@ -112,6 +117,8 @@ def _raw(msg: dict[str, Any]) -> Picture:
 
 
 def _decoded(msg: dict[str, Any]) -> Image.Image:
+    from PIL import Image
+
     try:
         image: Image.Image = Image.open(io.BytesIO(bytes(msg["data"])))
         image.load()
@@ -125,12 +132,16 @@ def picture(type_name: str, msg: dict[str, Any]) -> Picture:
     message cannot be one (an unknown encoding, too little data, an undecodable JPEG/PNG)."""
     if image_kind(type_name) != COMPRESSED:
         return _raw(msg)
+    import numpy as np
+
     image = _decoded(msg)
     return Picture(np.asarray(image, dtype=np.uint8), "gray" if image.mode == "L" else "rgb24")
 
 
 def to_rgb(pic: Picture) -> Pixels:
     """(h, w, 3) RGB, or (h, w) grey: the channels reordered (a copy only when they must be)."""
+    import numpy as np
+
     pixels, layout = pic
     if layout == "gray" or layout == "rgb24":
         return pixels
@@ -141,6 +152,9 @@ def to_rgb(pic: Picture) -> Pixels:
 
 def to_pil(pic: Picture) -> Image.Image:
     """A Pillow image (RGB or L) of ``pic``: Pillow reorders the channels as it reads them."""
+    import numpy as np
+    from PIL import Image
+
     pixels, layout = pic
     mode, raw = _PIL_MODES[layout]
     pixels = np.ascontiguousarray(pixels)
@@ -151,6 +165,8 @@ def to_pil(pic: Picture) -> Image.Image:
 
 def jpeg(pic: Picture, quality: int = 80, width: int | None = None) -> bytes:
     """``pic`` as a JPEG, scaled to ``width`` (keeping its aspect) if given."""
+    from PIL import Image
+
     image = to_pil(pic)
     if width is not None and width != image.width:
         height = max(1, round(image.height * width / image.width))

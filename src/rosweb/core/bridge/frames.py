@@ -12,7 +12,6 @@ import struct
 from typing import Any
 
 import cbor2
-import numpy as np
 
 from rosweb.messages import to_json
 
@@ -39,6 +38,8 @@ def _too_deep(data: Frame) -> bool:
     raw = data.encode("utf-8", "surrogatepass")
     if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
         return False  # cannot be deeper than its count of openers: the common case, small ops
+    import numpy as np  # here: a robot whose clients send small ops never loads it (16 MB)
+
     text = np.frombuffer(_STRING.sub(b"", raw), dtype=np.uint8)
     steps = np.zeros(len(text), dtype=np.int32)
     steps[(text == ord("[")) | (text == ord("{"))] = 1

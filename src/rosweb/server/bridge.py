@@ -66,6 +66,7 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         self._refused = 0  # frames refused because too many waited (reported once a burst)
         self._scheduled = False
         self._flushing = False
+        self._drainer: asyncio.Future[None] | None = None  # a write waiting for the socket
 
     def get_compression_options(self) -> None:
         """No permessage-deflate: frames are written ready-made (see the module's doc)."""
@@ -110,25 +111,47 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             self._scheduled = True
             self.loop.add_callback(self._flush)
 
-    async def _flush(self) -> None:
+    def _flush(self) -> None:
+        """Write what is ready. A write the socket takes at once (the common case: its buffer has
+        room) costs no task and no timer; one it cannot take is waited for by :meth:`_drain`."""
         self._scheduled = False
         if self._flushing or self.session is None:
             return
-        self._flushing = True
         try:
             while self.ws_connection is not None:
                 frames = self.session.outgoing(limit=BATCH_FRAMES)
                 if not frames:
-                    break
-                for chunk in _chunks(cast("list[bytes]", frames)):  # ready-made (framing)
-                    await asyncio.wait_for(self._write(chunk), self.stall_timeout)
+                    return
+                chunks = _chunks(cast("list[bytes]", frames))  # ready-made (framing)
+                for at, chunk in enumerate(chunks):
+                    written = self._write(chunk)
+                    if not written.done():
+                        self._flushing = True
+                        self._drainer = asyncio.ensure_future(
+                            self._drain(written, chunks[at + 1 :])
+                        )
+                        return
+                    if written.exception() is not None:
+                        return  # the stream closed as it wrote
+        except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
+            pass
+
+    async def _drain(self, written: asyncio.Future[None], rest: list[bytes]) -> None:
+        """Wait for a socket to take what it holds (closing a client that has not taken a frame
+        for ``stall_timeout``), write the rest, then flush again."""
+        try:
+            await asyncio.wait_for(written, self.stall_timeout)
+            for chunk in rest:
+                await asyncio.wait_for(self._write(chunk), self.stall_timeout)
         except TimeoutError:
             log.warning("rosbridge client %s stopped reading: closing", self.request.remote_ip)
             self.close(1008, "client stopped reading")
+            return
         except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
-            pass
+            return
         finally:
             self._flushing = False
+        self._flush()
 
     def _write(self, data: bytes) -> asyncio.Future[None]:
         """Write WebSocket frames as they are; the future is done when the socket took them."""

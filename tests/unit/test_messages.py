@@ -350,6 +350,20 @@ def test_bytes_become_base64(store: TypeStore) -> None:
     assert base64.b64decode(parsed["data"], validate=True) == data
 
 
+def test_a_camera_frame_and_its_neighbours_survive_to_json(store: TypeStore) -> None:
+    """A frame long enough to be base64-encoded apart (spliced into the text) comes out as the
+    same JSON as short bytes do, next to strings that look like anything, in lists too."""
+    frame = bytes(range(256)) * 1200
+    image = from_json(store, "sensor_msgs/Image", {"data": frame, "encoding": '\x00rgb8 "x"'})
+    parsed = strict_loads(to_json(image))
+    assert base64.b64decode(parsed["data"], validate=True) == frame
+    assert parsed["encoding"] == '\x00rgb8 "x"'
+    both = [frame, b"\x01\x02", bytearray(frame[:5000])]
+    assert strict_loads(to_json({"blobs": both})) == {
+        "blobs": [base64.b64encode(b).decode("ascii") for b in both]
+    }
+
+
 def test_to_json_output_is_strict_json_with_text_intact(store: TypeStore) -> None:
     msg = from_json(store, "std_msgs/String", {"data": 'héllo "🤖"\n\x00'})
     assert strict_loads(to_json(msg)) == {"data": 'héllo "🤖"\n\x00'}

@@ -2,12 +2,14 @@
 
 Cases, each a fresh ``rosweb run`` measured in the same run:
 - ``sim://`` idle, and ``ros1://`` on a master with no other node (RSS; CPU);
+- the same with the UI open in a headless Chromium on its default tab (the page's own polling
+  and subscriptions: what a dashboard left open on a laptop costs the robot);
 - ``ros1://`` on a master with 100 topics published at 10-100 Hz (std_msgs/String, 200 B, one
   rospy process), with ``ROSWEB_CACHE_TOPICS="*"`` (subscribe to every topic at start-up, keep
   its latest message) against ``ROSWEB_CACHE_TOPICS=""`` (subscribe on demand).
 Reference: the publisher process's own CPU (what the robot already spends on those topics).
 
-    python bench/bench_idle.py [--seconds 10] [--topics 100]
+    python bench/bench_idle.py [--seconds 10] [--topics 100] [--no-ui]
 """
 
 from __future__ import annotations
@@ -91,9 +93,30 @@ def process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
             proc.wait()
 
 
-def rosweb(backend: str, cache: str, env: dict[str, str], log: Path
+CHROMIUM = "/usr/bin/chromium"  # Debian's, as the e2e tests use
+
+
+@contextlib.contextmanager
+def ui_open(url: str) -> Iterator[None]:
+    """The UI at ``url`` in a headless Chromium until the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_selector("#connection[data-state=open]", timeout=30_000)
+            yield
+        finally:
+            browser.close()
+
+
+def rosweb(backend: str, cache: str, env: dict[str, str], log: Path, port: int = 0
            ) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:  # fmt: skip
-    port = free_port()
+    port = port or free_port()
     env = {**env, "ROSWEB_CACHE_TOPICS": cache, "ROSWEB_ESTOP_FILE": ""}
     argv = [str(Path(sys.executable).with_name("rosweb")), "run", "--backend", backend,
             "--port", str(port)]  # fmt: skip
@@ -120,6 +143,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--topics", type=int, default=100)
     parser.add_argument("--settle", type=float, default=5.0, help="seconds before measuring")
+    parser.add_argument("--no-ui", action="store_true", help="skip the cases with the UI open")
     args = parser.parse_args()
     rosmaster = shutil.which("rosmaster")
     if rosmaster is None:
@@ -133,10 +157,18 @@ def main() -> None:
     with process([rosmaster, "--core", "-p", str(master)], env, work / "master.log"):
         time.sleep(2)
         for backend in ("sim://", "ros1://"):
-            with rosweb(backend, "*", env, work / f"idle-{backend[:4]}.log") as proc:
+            port = free_port()
+            with rosweb(backend, "auto", env, work / f"idle-{backend[:4]}.log", port) as proc:
                 time.sleep(args.settle)
                 cpu = cpu_percent(proc.pid, args.seconds)
                 rows.append((f"idle {backend}", "", f"{cpu:.1f} %", f"{rss_mb(proc.pid):.0f} MB"))
+                if args.no_ui or not Path(CHROMIUM).exists():
+                    continue
+                with ui_open(f"http://127.0.0.1:{port}/"):
+                    time.sleep(args.settle)
+                    cpu = cpu_percent(proc.pid, args.seconds)
+                rows.append((f"{backend} with the UI open (its default tab)", "", f"{cpu:.1f} %",
+                             f"{rss_mb(proc.pid):.0f} MB"))  # fmt: skip
         publisher = [ROS_PYTHON, "-c", PUBLISHER, str(args.topics)]
         with process(publisher, env, work / "publisher.log") as pub:
             time.sleep(3)

@@ -5,13 +5,16 @@ no agent; ``--workers 2``: two web workers sharing one agent), alternating 1 and
 
 - fan-out: a rospy publisher sends std_msgs/String (200 B) at 1 kHz (synchronous publish, as in
   bench_bridge.py) to N rosbridge WebSocket subscribers (``queue_length`` 100), spread over
-  ``--client-procs`` bench/ws_peer.py processes: delivered msg/s (total) and %, p50/p99 latency.
+  ``--client-procs`` client processes of this script (a lean hand-written client: ws_peer.py's
+  websockets costs ~60 us a frame, too much for 100k frames/s on the same 2 cores): delivered
+  msg/s (total) and % of N x sent, p50/p99 latency (send to receive, same clock).
 - MJPEG: a rospy publisher sends sensor_msgs/Image 640x480 rgb8 at 30 Hz; V viewers of
   ``/stream/bench_image.mjpg`` (raw HTTP/1.0, in ``--client-procs`` processes): min/mean fps.
 
 CPU (% of one core, 2 cores = 200%) over the measured window, per process: rosweb's parent,
 agent and each worker (the descendants of ``rosweb run``, from /proc), the clients, the rospy
-publisher, the master, the whole machine (/proc/stat) and "other" (what else ran). Connections
+publisher, softirq (the kernel's loopback TCP, in no process), the whole machine (/proc/stat)
+and "other" (the rest: other work on a shared machine). Connections
 per worker: ESTABLISHED sockets on rosweb's port held by each worker (/proc/net/tcp).
 
     .venv/bin/python bench/bench_workers.py [--seconds 5] [--cases 100:1000,200:1000]
@@ -71,8 +74,9 @@ def descendants(root: int) -> dict[int, str]:
     return found
 
 
-def connections(pids: list[int], port: int) -> dict[int, int]:
-    """ESTABLISHED TCP connections to ``port`` held by each of ``pids``."""
+def connections(server: Child, port: int) -> list[int]:
+    """ESTABLISHED TCP connections to ``port`` held by each worker (or the one process)."""
+    pids = [p for p, role in descendants(server.pid).items() if role == "worker"] or [server.pid]
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError):
@@ -80,21 +84,22 @@ def connections(pids: list[int], port: int) -> dict[int, int]:
                 f = line.split()
                 if f[3] == "01" and int(f[1].rsplit(":", 1)[1], 16) == port:
                     inodes.add(f"socket:[{f[9]}]")
-    counts = {}
+    counts = []
     for pid in pids:
         n = 0
         with contextlib.suppress(OSError):
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 with contextlib.suppress(OSError):
                     n += os.readlink(f"/proc/{pid}/fd/{fd}") in inodes
-        counts[pid] = n
-    return counts
+        counts.append(n)
+    return sorted(counts, reverse=True)
 
 
-def machine_busy() -> float:
-    """CPU seconds the whole machine has been busy (/proc/stat: all but idle and iowait)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    return (sum(fields) - fields[3] - fields[4]) / TICKS
+def machine_busy() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy (/proc/stat: user, nice, system, irq,
+    softirq; not idle, iowait, steal), and of those in softirq (loopback TCP, mostly)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return (sum(f) - f[3] - f[4]) / TICKS, f[6] / TICKS
 
 
 class Tree(Processes):
@@ -106,7 +111,7 @@ class Tree(Processes):
         self.walls: dict[str, dict[str, float]] = {}
 
     def _snapshot(self, tag: str, edge: str) -> None:
-        wall, busy = time.time(), machine_busy()
+        wall, (busy, softirq) = time.time(), machine_busy()
         with self._lock:
             roots = [c.pid for c in self.children if c.group == "rosweb" and c.proc.poll() is None]
         extra = {}
@@ -118,13 +123,14 @@ class Tree(Processes):
         super()._snapshot(tag, edge)
         self.marks[tag][edge][1].update(extra)
         self.marks[tag][edge][1][-1] = ("machine", busy)
+        self.marks[tag][edge][1][-2] = ("softirq", softirq)
         self.walls.setdefault(tag, {})[edge] = wall
 
 
 def cpu_summary(cpu: dict[str, float]) -> dict[str, Any]:
     workers = {k: v for k, v in cpu.items() if k.startswith("worker ")}
     server = cpu.get("rosweb", 0.0) + cpu.get("agent", 0.0) + sum(workers.values())
-    ours = server + sum(cpu.get(k, 0.0) for k in ("client", "peer", "master"))
+    ours = server + sum(cpu.get(k, 0.0) for k in ("client", "peer", "master", "softirq"))
     return {
         "server": server,
         "parent": cpu.get("rosweb", 0.0),
@@ -133,6 +139,7 @@ def cpu_summary(cpu: dict[str, float]) -> dict[str, Any]:
         "client": cpu.get("client", 0.0),
         "publisher": cpu.get("peer", 0.0),
         "master": cpu.get("master", 0.0),
+        "softirq": cpu.get("softirq", 0.0),
         "machine": cpu.get("machine", 0.0),
         "other": max(0.0, cpu.get("machine", 0.0) - ours),
     }
@@ -170,53 +177,58 @@ def rosweb(bench: Bench, workers: int) -> Iterator[tuple[int, Child]]:
         bench.procs.stop(child)
 
 
-def worker_pids(child: Child) -> list[int]:
-    tree = descendants(child.pid)
-    return [p for p, role in tree.items() if role == "worker"] or [child.pid]
+def clients(bench: Bench, mode: str, port: int, total: int, *extra: str) -> list[Path]:
+    """``total`` connections over ``--client-procs`` processes of this script (``--ws`` or
+    ``--view``), all READY; their result files (written when their stdin closes)."""
+    k = max(1, min(total, bench.args.client_procs))
+    outs = []
+    for i in range(k):
+        outs.append(bench.out(f"{mode}-{total}"))
+        argv = [sys.executable, str(Path(__file__).resolve()), f"--{mode}", str(port),
+                str(total // k + (i < total % k)), *extra, str(outs[-1])]  # fmt: skip
+        bench.procs.spawn(f"{mode}-clients", "client", argv)
+    for child in [c for c in bench.procs.children if c.group == "client"]:
+        bench.procs.wait(child, "READY", timeout=120)
+    return outs
 
 
-def split(n: int, k: int) -> list[int]:
-    k = max(1, min(n, k))
-    return [n // k + (1 if i < n % k else 0) for i in range(k)]
+def finish_clients(bench: Bench) -> None:
+    bench.procs.finish(*[c for c in bench.procs.children if c.group == "client"])
+    for child in [c for c in bench.procs.children if c.group == "client"]:
+        bench.procs.stop(child)
 
 
-# -- cases ----------------------------------------------------------------------------------
+# -- cases: each returns its figures, a text for the table, rows ----------------------------
 
 
 def fanout(bench: Bench, workers: int, n: int, rate: str) -> dict[str, Any]:
     procs, args = bench.procs, bench.args
     with rosweb(bench, workers) as (port, server):
-        outs, clients = [], []
-        for size in split(n, args.client_procs):
-            outs.append(bench.out(f"ws-w{workers}-n{n}"))
-            argv = [sys.executable, str(Path(__file__).resolve()), "--ws", str(port), str(size),
-                    str(args.queue_length), str(outs[-1])]  # fmt: skip
-            clients.append(procs.spawn("ws-subscribers", "client", argv))
-        for client in clients:
-            procs.wait(client, "READY", timeout=120)
-        spread = connections(worker_pids(server), port)
+        outs = clients(bench, "ws", port, n, str(args.queue_length))
+        spread = connections(server, port)
         out_pub = bench.out(f"ws-w{workers}-n{n}-pub")
         pub = procs.peer("pub", topic="/bench_fan", rates=rate, duration=args.seconds,
                          queue_size="none", warm=args.warm, gap=0.5, out=out_pub)  # fmt: skip
         procs.wait_exit(pub, args.seconds + 120)
-        procs.finish(*clients)
+        finish_clients(bench)
         tag = f"r{rate}"
         phase = load(out_pub)["phases"][tag]
         results = [load(o) for o in outs]
     count = sum(r["tags"].get(tag, {}).get("count", 0) for r in results)
     latency = [x for r in results for x in r["tags"].get(tag, {}).get("latency", [])]
-    per_connection = [c.get(tag, 0) for r in results for c in r["per_connection"]]
+    p50, p99 = percentile(latency, 50) or 0.0, percentile(latency, 99) or 0.0
+    delivered, pct = count / phase["duration"], 100 * count / max(1, phase["sent"] * n)
+    status = sum(r.get("status_count", 0) for r in results)
     return {
-        "workers": workers,
-        "offered": phase["sent"] * n / phase["duration"],
-        "delivered": count / phase["duration"],
-        "pct": 100 * count / max(1, phase["sent"] * n),
-        "p50": percentile(latency, 50),
-        "p99": percentile(latency, 99),
-        "min_client": min(per_connection, default=0) / phase["duration"],
-        "spread": sorted(spread.values(), reverse=True),
-        "status": sum(r.get("status_count", 0) for r in results),
+        "figure": delivered,
+        "raw": phase["sent"] * n / phase["duration"],  # offered
+        "unit": "msg/s",
+        "text": f"{delivered:,.0f} msg/s ({pct:.1f}%), p50 {p50 * 1e3:.1f} / p99 "
+        f"{p99 * 1e3:.1f} ms",
+        "p99": 1000 * p99,
+        "spread": spread,
         "cpu": cpu_summary(procs.cpu(tag)),
+        "warning": f"{status} status frames" if status else "",
     }
 
 
@@ -228,31 +240,27 @@ def mjpeg(bench: Bench, workers: int, viewers: int) -> dict[str, Any]:
         pub = procs.peer("imgpub", topic=IMAGE_TOPIC, rate=30, duration=args.seconds,
                          warm=args.warm, gap=0.5, out=out_pub)  # fmt: skip
         procs.wait(pub, "READY")  # advertised: the viewers' streams find the topic
-        outs, clients = [], []
-        for size in split(viewers, args.client_procs):
-            outs.append(bench.out(f"mjpeg-w{workers}-v{viewers}"))
-            argv = [sys.executable, str(Path(__file__).resolve()), "--view", str(port),
-                    str(size), str(outs[-1])]  # fmt: skip
-            clients.append(procs.spawn("viewers", "client", argv))
-        for client in clients:
-            procs.wait(client, "READY", timeout=120)
+        outs = clients(bench, "view", port, viewers)
         procs.wait_exit(pub, args.seconds + 120)
-        spread = connections(worker_pids(server), port)
-        procs.finish(*clients)
+        spread = connections(server, port)
+        finish_clients(bench)
         phase = load(out_pub)["phases"]["m"]
         t0, t1 = procs.walls["m"]["start"], procs.walls["m"]["end"]
         results = [load(o) for o in outs]
     fps = [sum(t0 <= t < t1 for t in times) / (t1 - t0) for r in results for times in r["times"]]
+    mean = sum(fps) / max(1, len(fps))
+    kb = sum(r["bytes"] / 1000 for r in results) / max(1, sum(r["frames"] for r in results))
+    source = phase["sent"] / phase["duration"]
+    errors = [e for r in results for e in r["errors"]]
     return {
-        "workers": workers,
-        "source_fps": phase["sent"] / phase["duration"],
-        "min_fps": min(fps, default=0.0),
-        "mean_fps": sum(fps) / max(1, len(fps)),
-        "frame_kb": sum(r["bytes"] / 1000 for r in results)
-        / max(1, sum(r["frames"] for r in results)),
-        "spread": sorted(spread.values(), reverse=True),
+        "figure": mean,
+        "raw": source,
+        "unit": "fps",
+        "text": f"min {min(fps, default=0):.1f} / mean {mean:.1f} fps (source {source:.1f}, "
+        f"{kb:.0f} kB a frame)",
+        "spread": spread,
         "cpu": cpu_summary(procs.cpu("m")),
-        "errors": [e for r in results for e in r["errors"]],
+        "warning": f"{len(errors)} viewers failed: {errors[:2]}" if errors else "",
     }
 
 
@@ -308,11 +316,11 @@ class Subscriber(asyncio.Protocol):
     websockets, would make the clients the bottleneck): the handshake and frame parsing by
     hand, the tag and send time read from each String (``TAG|SEQ|TIME|padding``)."""
 
-    def __init__(self, port: int, subscribe: bytes, stats: dict[str, Any], index: int) -> None:
+    def __init__(self, port: int, subscribe: bytes, stats: dict[str, Any]) -> None:
         self.request = (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                         "Sec-WebSocket-Version: 13\r\n\r\n").encode()  # fmt: skip
-        self.subscribe, self.stats, self.index = subscribe, stats, index
+        self.subscribe, self.stats = subscribe, stats
         self.buf = bytearray()
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
@@ -343,7 +351,7 @@ class Subscriber(asyncio.Protocol):
             self.send(1, self.subscribe)
             self.opened.set_result(None)
         pos, n, stats = 0, len(buf), self.stats
-        tags, mine = stats["tags"], stats["per_connection"][self.index]
+        tags = stats["tags"]
         while n - pos >= 2:
             length, head = buf[pos + 1] & 0x7F, 2
             if length >= 126:
@@ -364,7 +372,6 @@ class Subscriber(asyncio.Protocol):
                 entry = tags.get(tag) or tags.setdefault(tag, {"count": 0, "latency": []})
                 entry["count"] += 1
                 entry["latency"].append(time.time() - float(buf[k + 1 : m]))
-                mine[tag] = mine.get(tag, 0) + 1
                 stats["last"] = time.time()
             elif opcode == 9:
                 self.send(10, bytes(buf[start:end]))
@@ -380,15 +387,13 @@ async def subscribe_all(port: int, count: int, queue_length: int, out: str) -> N
 
     stdin = Stdin()
     loop = asyncio.get_running_loop()
-    stats: dict[str, Any] = {"tags": {}, "per_connection": [{} for _ in range(count)],
-                             "status_count": 0, "last": 0.0}  # fmt: skip
+    stats: dict[str, Any] = {"tags": {}, "status_count": 0, "last": 0.0}
     subscribe = (b'{"op":"subscribe","topic":"/bench_fan","type":"std_msgs/String",'
                  b'"queue_length":%d}' % queue_length)  # fmt: skip
     clients = []
-    for i in range(count):
-        _, client = await loop.create_connection(
-            lambda i=i: Subscriber(port, subscribe, stats, i), "127.0.0.1", port
-        )
+    for _ in range(count):
+        make = lambda: Subscriber(port, subscribe, stats)  # noqa: E731
+        _, client = await loop.create_connection(make, "127.0.0.1", port)
         await asyncio.wait_for(client.opened, 30)
         clients.append(client)
     say("READY")
@@ -406,23 +411,15 @@ async def subscribe_all(port: int, count: int, queue_length: int, out: str) -> N
 # -- report ---------------------------------------------------------------------------------
 
 
-def ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{1000 * seconds:.1f}"
-
-
 def cpu_text(c: dict[str, Any]) -> str:
     workers = "+".join(f"{w:.0f}" for w in c["workers"])
-    inside = f"parent {c['parent']:.0f}" + (
-        f", agent {c['agent']:.0f}, workers {workers}" if c["agent"] is not None else ""
-    )
+    inside = "one process"
+    if c["agent"] is not None:
+        inside = f"parent {c['parent']:.0f}, agent {c['agent']:.0f}, workers {workers}"
     return (
         f"{c['server']:.0f}% ({inside}) | {c['client']:.0f}% | {c['publisher']:.0f}% "
-        f"| {c['machine']:.0f}% ({c['other']:.0f}% other)"
+        f"| {c['softirq']:.0f}% | {c['machine']:.0f}% ({c['other']:.0f}% other)"
     )
-
-
-def ratio(one: float | None, two: float | None) -> float | None:
-    return two / one if one and two is not None else None
 
 
 def main() -> int:
@@ -456,63 +453,35 @@ def main() -> int:
     env = {k: v for k, v in bench.procs.env.items() if not k.startswith("ROSWEB_")}
     bench.procs = Tree(workdir, env)
     counts = [int(w) for w in args.workers.split(",")]
+    cases: list[tuple[str, Any, tuple[Any, ...]]] = []
+    for case in args.cases.split(",") if "ws" in args.only else []:
+        n, rate = case.split(":")
+        cases.append((f"fan-out N={n}, {rate}" + " Hz" * (rate != "max"), fanout, (int(n), rate)))
+    for v in args.viewers.split(",") if "mjpeg" in args.only else []:
+        cases.append((f"MJPEG {v} viewers", mjpeg, (int(v),)))
     rows: list[dict[str, Any]] = []
     load0 = os.getloadavg()
-    lines = [
-        "| case | workers | delivered | p50 / p99 ms | conns per worker | server CPU "
-        "| clients | publisher | machine |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|",
-    ]
+    lines = ["| case | workers | delivered | conns per worker | server CPU | clients | publisher "
+             "| softirq | machine |", "|---|---:|---|---:|---|---:|---:|---:|---:|"]  # fmt: skip
     try:
         bench.start_master()
-        for case in args.cases.split(",") if "ws" in args.only else []:
-            n, rate = int(case.split(":")[0]), case.split(":")[1]
-            label = f"fan-out N={n}, {rate} Hz" if rate != "max" else f"fan-out N={n}, max"
-            got = {w: fanout(bench, w, n, rate) for w in counts}
+        for label, measure, params in cases:
+            got = {w: measure(bench, w, *params) for w in counts}
             for w, r in got.items():
-                if r["status"]:
-                    print(f"WARNING: {label}, {w} worker(s): {r['status']} status frames",
-                          file=sys.stderr)  # fmt: skip
-                lines.append(
-                    f"| {label} | {w} | {r['delivered']:,.0f} msg/s ({r['pct']:.1f}%) "
-                    f"| {ms(r['p50'])} / {ms(r['p99'])} | {'+'.join(map(str, r['spread']))} "
-                    f"| {cpu_text(r['cpu'])} |"
-                )
-                rows += [
-                    row(f"workers {label}, {w} worker(s): delivered", "msg/s", r["offered"],
-                        r["delivered"], True),
-                    row(f"workers {label}, {w} worker(s): p99", "ms", None,
-                        1000 * (r["p99"] or 0), False),
-                    row(f"workers {label}, {w} worker(s): server CPU", "%", None,
-                        r["cpu"]["server"], False),
-                ]  # fmt: skip
+                if r["warning"]:
+                    print(f"WARNING: {label}, {w} worker(s): {r['warning']}", file=sys.stderr)
+                spread = "+".join(map(str, r["spread"]))
+                lines.append(f"| {label} | {w} | {r['text']} | {spread} | {cpu_text(r['cpu'])} |")
+                name = f"workers {label}, {w} worker(s)"
+                rows.append(row(f"{name}: {r['unit']}", r["unit"], r["raw"], r["figure"], True))
+                if "p99" in r:
+                    rows.append(row(f"{name}: p99", "ms", None, r["p99"], False))
+                rows.append(row(f"{name}: server CPU", "%", None, r["cpu"]["server"], False))
             if len(counts) == 2:
-                x = ratio(got[counts[0]]["delivered"], got[counts[1]]["delivered"])
-                lines.append(f"| {label}: ratio {counts[1]}/{counts[0]} | | {x:.2f}x | | | | | | |")
-                rows.append(row(f"workers {label}: delivered {counts[1]}/{counts[0]}", "x",
-                                None, x, True))  # fmt: skip
-        for v in [int(x) for x in args.viewers.split(",")] if "mjpeg" in args.only else []:
-            label = f"MJPEG {v} viewers"
-            got = {w: mjpeg(bench, w, v) for w in counts}
-            for w, r in got.items():
-                if r["errors"]:
-                    print(f"WARNING: {label}, {w} worker(s): {r['errors'][:2]}", file=sys.stderr)
-                lines.append(
-                    f"| {label} | {w} | min {r['min_fps']:.1f} / mean {r['mean_fps']:.1f} fps "
-                    f"(source {r['source_fps']:.1f}, {r['frame_kb']:.0f} kB) | | "
-                    f"{'+'.join(map(str, r['spread']))} | {cpu_text(r['cpu'])} |"
-                )
-                rows += [
-                    row(f"workers {label}, {w} worker(s): mean fps", "fps", r["source_fps"],
-                        r["mean_fps"], True),
-                    row(f"workers {label}, {w} worker(s): server CPU", "%", None,
-                        r["cpu"]["server"], False),
-                ]  # fmt: skip
-            if len(counts) == 2:
-                x = ratio(got[counts[0]]["mean_fps"], got[counts[1]]["mean_fps"])
-                lines.append(f"| {label}: ratio {counts[1]}/{counts[0]} | | {x:.2f}x | | | | | | |")
-                rows.append(row(f"workers {label}: mean fps {counts[1]}/{counts[0]}", "x",
-                                None, x, True))  # fmt: skip
+                one, two = got[counts[0]]["figure"], got[counts[1]]["figure"]
+                x = two / one if one else None
+                lines.append(f"| {label}: {counts[1]}/{counts[0]} | | {x or 0:.2f}x | | | | | | |")
+                rows.append(row(f"workers {label}: {counts[1]}/{counts[0]}", "x", None, x, True))
     except BenchError as err:
         print(f"bench_workers: {err}", file=sys.stderr)
         return 1

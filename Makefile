@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck pytest system-deps bench bench-video bench-idle clean
+.PHONY: run test lint typecheck pytest system-deps bench bench-video bench-idle bench-workers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,9 @@ bench-video: $(VENV)/.installed-test
 
 bench-idle: $(VENV)/.installed-test system-deps
 	$(BIN)/python bench/bench_idle.py
+
+bench-workers: $(VENV)/.installed-test system-deps
+	$(BIN)/python bench/bench_workers.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -210,7 +210,9 @@ def main() -> int:
         help="git revision measured as 'before' (BENCH_BEFORE; default the merge-base with "
         "main); 'none': after only",
     )
-    parser.add_argument("--only", help="comma-separated: bridge,agent,hub,mjpeg,properties,ros2")
+    parser.add_argument(
+        "--only", help="comma-separated: bridge,agent,hub,mjpeg,workers,properties,ros2"
+    )
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per measured case")
     parser.add_argument("--json", type=Path, help="also write the table's rows here")
     args = parser.parse_args()
@@ -222,6 +224,8 @@ def main() -> int:
         "agent": ("bench_agent.py", ["--duration", s, "--workers", "1"]),
         "hub": ("bench_hub.py", []),
         "mjpeg": ("bench_mjpeg.py", ["--duration", s, "--viewers", "20"]),
+        "workers": ("bench_workers.py", ["--seconds", s, "--cases", "100:1000,200:1000",
+                                         "--viewers", "20"]),
         "properties": ("bench_properties.py", ["--seconds", f"{min(args.seconds, 0.5):g}"]),
         "ros2": ("bench_ros2.py", []),
     }  # fmt: skip

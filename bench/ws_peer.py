@@ -161,16 +161,24 @@ async def mode_publish(args: argparse.Namespace) -> None:
     start = time.monotonic()
     end = start + args.duration
     sent = 0
-    while time.monotonic() < end:
-        for _ in range(50):
-            await ws.send(publish_frame(args.topic, payload("rmax", sent, args.size)))
-            sent += 1
+    held = False  # a server that reads slower (back-pressure) holds a send past the deadline
+    try:
+        async with asyncio.timeout(args.duration):
+            while time.monotonic() < end:
+                for _ in range(50):
+                    await ws.send(publish_frame(args.topic, payload("rmax", sent, args.size)))
+                    sent += 1
+    except TimeoutError:
+        held = True
     duration = time.monotonic() - start
     say("MARK end rmax")
     phases = {"rmax": {"sent": sent, "duration": duration}}
     write_out(args.out, {"phases": phases, "status": status[:20], "status_count": len(status)})
-    await ws.close()
     reader.cancel()
+    if held:  # a frame half sent: no closing handshake behind a full buffer
+        ws.transport.abort()
+    else:
+        await ws.close()
 
 
 async def mode_subscribe(args: argparse.Namespace) -> None:

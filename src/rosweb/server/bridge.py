@@ -118,21 +118,20 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         if self._flushing or self.session is None:
             return
         try:
-            while self.ws_connection is not None:
-                frames = self.session.outgoing(limit=BATCH_FRAMES)
-                if not frames:
+            if self.ws_connection is None:
+                return
+            frames = self.session.outgoing(limit=BATCH_FRAMES)
+            chunks = _chunks(cast("list[bytes]", frames)) if frames else []  # ready-made
+            for at, chunk in enumerate(chunks):
+                written = self._write(chunk)
+                if not written.done():
+                    self._flushing = True
+                    self._drainer = asyncio.ensure_future(self._drain(written, chunks[at + 1 :]))
                     return
-                chunks = _chunks(cast("list[bytes]", frames))  # ready-made (framing)
-                for at, chunk in enumerate(chunks):
-                    written = self._write(chunk)
-                    if not written.done():
-                        self._flushing = True
-                        self._drainer = asyncio.ensure_future(
-                            self._drain(written, chunks[at + 1 :])
-                        )
-                        return
-                    if written.exception() is not None:
-                        return  # the stream closed as it wrote
+                if written.exception() is not None:
+                    return  # the stream closed as it wrote
+            if len(frames) >= BATCH_FRAMES:
+                self._wake()  # more may wait: after the loop's other work, not before it
         except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
             pass
 

@@ -16,9 +16,10 @@ its sends slow down: a flood is neither lost nor paid for.
 
 Frames reach the socket ready-made: the session hands out WebSocket frames
 (:func:`~rosweb.core.bridge.frames.websocket_frame`), a topic message's made once for every
-client on the middleware's thread, and a flush writes every frame pending for its client in one
-``write`` (one send, one future), at most :data:`BATCH_FRAMES` frames or about
-:data:`BUFFER_LIMIT` bytes at a time. So permessage-deflate is never offered (it would need
+client on the middleware's thread, and a flush writes the frames pending for its client in one
+``write`` (one send), at most :data:`BATCH_FRAMES` frames or about :data:`BUFFER_LIMIT` bytes
+per loop turn; a write the socket takes at once is not awaited (no task, no timer per flush).
+So permessage-deflate is never offered (it would need
 Tornado's ``write_message``; it doubles the CPU of small JSON messages anyway).
 """
 

@@ -119,14 +119,18 @@ export class Control extends EventTarget {
   }
 }
 
+let leaving = false; // logging out: the 401s of requests still on their way are expected
+
 /** The login session is gone (expired, logged out in another tab): back to the login page. */
 export function loginAgain() {
+  if (leaving) return; // logout() goes to the login page itself, without a ?next
   const next = window.location.pathname + window.location.search + window.location.hash;
   window.location.assign(`${config.root}/login?next=${encodeURIComponent(next)}`);
 }
 
 /** Log out: POST /logout (with the CSRF header), then the login page. */
 export async function logout() {
+  leaving = true;
   try {
     await api(`${config.root}/logout`, { method: "POST", body: {} });
   } finally {

@@ -68,7 +68,9 @@ def session() -> Iterator[str]:
         wait_for(lambda: _get(url, "/api/health") is not None, timeout=30)
         robot = _start([sys.executable, "-m", "rosweb.cli", "sim", "--ros2",
                         "--url", f"ros2://127.0.0.1:{router}"])  # fmt: skip
-        wait_for(lambda: "/odom" in _topics(url), timeout=30)
+        # discovery takes a moment per entity: wait for all the tests look at
+        wanted = {"/odom", "/cmd_vel", "/camera/image_raw"}
+        wait_for(lambda: wanted <= set(_topics(url)), timeout=30)
         yield url
     finally:
         outputs = [_stop(p) for p in (robot, rosweb) if p is not None]

@@ -24,6 +24,12 @@ def server(module_servers: Callable[..., Served]) -> Served:
     return module_servers(ROSWEB_MAX_ENCODERS="3", ROSWEB_WS_STALL_TIMEOUT="2")
 
 
+def camera_feeds(server: Served) -> dict[str, object]:
+    """The health's feeds (topics rosweb receives, with their consumers)."""
+    feeds: dict[str, object] = server.get("/api/health").json()["feeds"]
+    return feeds
+
+
 def idle_threads(server: Served) -> int:
     """The server's threads once no encoder runs (encoders stop 5 s after their last viewer)."""
     time.sleep(0.5)
@@ -42,8 +48,11 @@ def test_snapshots_of_many_widths_share_a_few_encoders_that_stop_by_themselves(
         assert reply.content[:3] == b"\xff\xd8\xff"
     busy = server.figures().threads
     assert busy - before <= 2 + 2, (before, busy)  # two encoders (and pool threads)
-    # nobody watches: they stop by themselves, with no later request to notice it
-    wait_for(lambda: server.figures().threads <= before, timeout=20, interval=0.5)
+    # nobody watches: they stop by themselves, with no later request to notice it: the camera
+    # has no consumer left, and their threads are gone (a request pool that grew, when a
+    # request came before the last one's worker was idle again, does not shrink: +2 at most)
+    wait_for(lambda: "/camera/image_raw" not in camera_feeds(server), timeout=20, interval=0.5)
+    wait_for(lambda: server.figures().threads <= max(before, busy - 2), timeout=20, interval=0.5)
     for width in ("4096", "0", "nan", "-1"):
         refused = server.get(f"/snapshot/camera/image_raw.jpg?width={width}&quality=100")
         assert refused.status_code == 400, refused.text

@@ -261,7 +261,7 @@ def to_json(msg: Any) -> str:
 
     A long ``bytes`` field (a camera frame) is spliced in as base64 text after :func:`json.dumps`
     has made the rest, not escaped by it character by character (base64 needs no escaping): a
-    640x480 rgb8 image in 2.2 ms instead of 6.1 (:data:`SPLICE_BYTES`)."""
+    640x480 rgb8 image in 2.0 ms instead of 6.1 (:data:`SPLICE_BYTES`)."""
     blobs: list[bytes | bytearray | memoryview] = []
 
     def bytes_field(obj: object) -> str:

@@ -5,9 +5,9 @@ no agent; ``--workers 2``: two web workers sharing one agent), alternating 1 and
 
 - fan-out: a rospy publisher sends std_msgs/String (200 B) at 1 kHz (synchronous publish, as in
   bench_bridge.py) to N rosbridge WebSocket subscribers (``queue_length`` 100), spread over
-  ``--client-procs`` client processes of this script (a lean hand-written client: ws_peer.py's
-  websockets costs ~60 us a frame, too much for 100k frames/s on the same 2 cores): delivered
-  msg/s (total) and % of N x sent, p50/p99 latency (send to receive, same clock).
+  ``--client-procs`` client processes (bench/workers_peer.py: a lean hand-written client, as
+  ws_peer.py's websockets costs ~60 us a frame, too much for 100k frames/s on the same 2
+  cores): delivered msg/s (total) and % of N x sent, p50/p99 latency (send to receive).
 - MJPEG: a rospy publisher sends sensor_msgs/Image 640x480 rgb8 at 30 Hz; V viewers of
   ``/stream/bench_image.mjpg`` (raw HTTP/1.0, in ``--client-procs`` processes): min/mean fps.
 
@@ -24,7 +24,6 @@ per worker: ESTABLISHED sockets on rosweb's port held by each worker (/proc/net/
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import shutil
@@ -37,6 +36,7 @@ from typing import Any
 
 import requests
 from bench_bridge import (
+    CLOCK_TICKS,
     Bench,
     BenchError,
     Child,
@@ -47,9 +47,9 @@ from bench_bridge import (
     percentile,
 )
 from rows import dump, row
+from workers_peer import FAN_TOPIC, IMAGE_TOPIC
 
-TICKS = os.sysconf("SC_CLK_TCK")
-IMAGE_TOPIC = "/bench_image"
+PEER = Path(__file__).resolve().with_name("workers_peer.py")  # the client processes
 
 
 # -- processes: rosweb's tree, its connections ---------------------------------------------
@@ -99,7 +99,7 @@ def machine_busy() -> tuple[float, float]:
     """CPU seconds the whole machine has been busy (/proc/stat: user, nice, system, irq,
     softirq; not idle, iowait, steal), and of those in softirq (loopback TCP, mostly)."""
     f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    return (sum(f) - f[3] - f[4]) / TICKS, f[6] / TICKS
+    return (sum(f) - f[3] - f[4]) / CLOCK_TICKS, f[6] / CLOCK_TICKS
 
 
 class Tree(Processes):
@@ -184,7 +184,7 @@ def clients(bench: Bench, mode: str, port: int, total: int, *extra: str) -> list
     outs = []
     for i in range(k):
         outs.append(bench.out(f"{mode}-{total}"))
-        argv = [sys.executable, str(Path(__file__).resolve()), f"--{mode}", str(port),
+        argv = [sys.executable, str(PEER), f"--{mode}", str(port),
                 str(total // k + (i < total % k)), *extra, str(outs[-1])]  # fmt: skip
         bench.procs.spawn(f"{mode}-clients", "client", argv)
     for child in [c for c in bench.procs.children if c.group == "client"]:
@@ -207,7 +207,7 @@ def fanout(bench: Bench, workers: int, n: int, rate: str) -> dict[str, Any]:
         outs = clients(bench, "ws", port, n, str(args.queue_length))
         spread = connections(server, port)
         out_pub = bench.out(f"ws-w{workers}-n{n}-pub")
-        pub = procs.peer("pub", topic="/bench_fan", rates=rate, duration=args.seconds,
+        pub = procs.peer("pub", topic=FAN_TOPIC, rates=rate, duration=args.seconds,
                          queue_size="none", warm=args.warm, gap=0.5, out=out_pub)  # fmt: skip
         procs.wait_exit(pub, args.seconds + 120)
         finish_clients(bench)
@@ -269,151 +269,6 @@ def mjpeg(bench: Bench, workers: int, viewers: int) -> dict[str, Any]:
     }
 
 
-# -- the viewers' process -------------------------------------------------------------------
-
-
-async def view_all(port: int, count: int, out: str) -> None:
-    """``count`` MJPEG viewers (HTTP/1.0, so no chunking): each frame's arrival time."""
-    from peer_common import say, write_out
-    from ws_peer import Stdin
-
-    stdin = Stdin()
-    times: list[list[float]] = [[] for _ in range(count)]
-    total = [0, 0]  # frames, bytes
-
-    async def view(index: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(f"GET /stream{IMAGE_TOPIC}.mjpg HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
-        await writer.drain()
-        buf = bytearray()
-        started = False
-        while chunk := await reader.read(1 << 18):
-            buf += chunk
-            while (end := buf.find(b"\r\n\r\n")) >= 0:
-                at = buf.find(b"Content-Length:", 0, end)
-                if at < 0 or not started:  # the HTTP response's head
-                    if not started and b" 200 " not in buf[: buf.find(b"\r\n")]:
-                        raise RuntimeError(bytes(buf[:300]).decode(errors="replace"))
-                    started = True
-                    del buf[: end + 4]
-                    continue
-                length = int(buf[at + 15 : buf.find(b"\r\n", at)])
-                if len(buf) < end + 4 + length:
-                    break
-                times[index].append(time.time())
-                total[0] += 1
-                total[1] += length
-                del buf[: end + 4 + length]
-
-    tasks = [asyncio.create_task(view(i)) for i in range(count)]
-    await asyncio.sleep(0.5)
-    say("READY")
-    await stdin.eof.wait()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    errors = [str(t.exception()) for t in tasks if not t.cancelled() and t.exception()]
-    write_out(out, {"times": times, "frames": total[0], "bytes": total[1], "errors": errors[:5]})
-
-
-class Subscriber(asyncio.Protocol):
-    """A lean rosbridge subscriber (bench/ws_peer.py's cost per frame, about 60 us in Python's
-    websockets, would make the clients the bottleneck): the handshake and frame parsing by
-    hand, the tag and send time read from each String (``TAG|SEQ|TIME|padding``)."""
-
-    def __init__(self, port: int, subscribe: bytes, stats: dict[str, Any]) -> None:
-        self.request = (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\n\r\n").encode()  # fmt: skip
-        self.subscribe, self.stats = subscribe, stats
-        self.buf = bytearray()
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
-
-    def send(self, opcode: int, payload: bytes) -> None:  # masked with a zero key
-        n = len(payload)
-        head = bytes([0x80 | opcode, 0x80 | n]) if n < 126 else bytes([0x80 | opcode, 0xFE])
-        head += n.to_bytes(2, "big") if n >= 126 else b""
-        assert self.transport is not None
-        self.transport.write(head + b"\0\0\0\0" + payload)
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        if not self.opened.done():
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            if b" 101 " not in buf[: buf.find(b"\r\n")]:
-                self.opened.set_exception(RuntimeError(bytes(buf[:300]).decode("replace")))
-                return
-            del buf[: end + 4]
-            self.send(1, self.subscribe)
-            self.opened.set_result(None)
-        pos, n, stats = 0, len(buf), self.stats
-        tags = stats["tags"]
-        while n - pos >= 2:
-            length, head = buf[pos + 1] & 0x7F, 2
-            if length >= 126:
-                head = 4 if length == 126 else 10
-                if n - pos < head:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + head], "big")
-            start, end = pos + head, pos + head + length
-            if end > n:
-                break
-            opcode = buf[pos] & 0x0F
-            i = buf.find(b'"data":"', start, min(end, start + 200)) if opcode == 1 else -1
-            if i >= 0:
-                j = buf.find(b"|", i + 8, end)
-                k = buf.find(b"|", j + 1, end)
-                m = buf.find(b"|", k + 1, end)
-                tag = buf[i + 8 : j].decode()
-                entry = tags.get(tag) or tags.setdefault(tag, {"count": 0, "latency": []})
-                entry["count"] += 1
-                entry["last"] = now = time.time()
-                entry["latency"].append(now - float(buf[k + 1 : m]))
-                stats["last"] = time.time()
-            elif opcode == 9:
-                self.send(10, bytes(buf[start:end]))
-            elif opcode != 10:
-                stats["status_count"] += 1
-            pos = end
-        del buf[:pos]
-
-
-async def subscribe_all(port: int, count: int, queue_length: int, out: str) -> None:
-    from peer_common import say, write_out
-    from ws_peer import Stdin
-
-    stdin = Stdin()
-    loop = asyncio.get_running_loop()
-    stats: dict[str, Any] = {"tags": {}, "status_count": 0, "last": 0.0}
-    subscribe = (b'{"op":"subscribe","topic":"/bench_fan","type":"std_msgs/String",'
-                 b'"queue_length":%d}' % queue_length)  # fmt: skip
-    clients = []
-    for _ in range(count):
-        make = lambda: Subscriber(port, subscribe, stats)  # noqa: E731
-        _, client = await loop.create_connection(make, "127.0.0.1", port)
-        await asyncio.wait_for(client.opened, 30)
-        clients.append(client)
-    say("READY")
-    await stdin.eof.wait()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and time.time() - stats["last"] < 1.0:
-        await asyncio.sleep(0.1)  # drained: nothing for 1 s
-    stats["tags"].pop("w", None)
-    write_out(out, stats)
-    for client in clients:
-        if client.transport is not None:
-            client.transport.close()
-
-
 # -- report ---------------------------------------------------------------------------------
 
 
@@ -429,16 +284,6 @@ def cpu_text(c: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    if len(sys.argv) > 2 and sys.argv[1] in ("--view", "--ws"):  # a client process
-        from peer_common import die_with_parent
-
-        die_with_parent()
-        port, count, out = int(sys.argv[2]), int(sys.argv[3]), sys.argv[-1]
-        if sys.argv[1] == "--view":
-            asyncio.run(view_all(port, count, out))
-        else:
-            asyncio.run(subscribe_all(port, count, int(sys.argv[4]), out))
-        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per measured case")
     parser.add_argument("--cases", default="100:1000,200:1000", help="fan-out N:RATE,...")

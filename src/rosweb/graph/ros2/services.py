@@ -46,6 +46,9 @@ SERVICE_WORKERS = 8
 MAX_PENDING = 64
 #: services this node keeps a client (an SC token) for
 MAX_CLIENTS = 1000
+#: seconds between two queries of a call no server answered while the graph lists the server
+#: (its queryable not routed to us yet); the call's timeout bounds the whole
+RETRY_PAUSE = 0.05
 _CDR = zenoh.Encoding("application/cdr")
 
 
@@ -199,28 +202,46 @@ class Services:
             attachment = Attachment(client.sequence, time.time_ns(), client.gid).encode()
             client.sequence += 1
         wait = node.options.timeout if timeout is None else timeout
-        started = time.monotonic()
+        deadline = time.monotonic() + wait
+        while True:
+            answer = self._query(name, srv, payload, attachment, deadline)
+            if answer is not None:
+                return answer
+            left = deadline - time.monotonic()
+            if left <= wait * 0.1:
+                raise ServiceTimeout(f"service {name} did not answer within {wait} s")
+            # no queryable answered at all: discovery runs ahead of routing (a server's
+            # liveliness token can arrive before its queryable reaches us through the
+            # router); while the graph still lists the server, ask again (no server saw it)
+            if node.cache.server(name) is None:
+                raise NotFoundError("service", name)
+            time.sleep(min(RETRY_PAUSE, left / 2))
+
+    def _query(
+        self, name: str, srv: Any, payload: bytes, attachment: bytes, deadline: float
+    ) -> Message | None:
+        """One query; the response, or None when no server answered (nor timed out)."""
+        node = self.node
         try:
             replies = node.session.get(
                 node.topic_key(name, srv.name), payload=payload, encoding=_CDR,
                 attachment=attachment, target=zenoh.QueryTarget.ALL_COMPLETE,
-                consolidation=zenoh.ConsolidationMode.NONE, timeout=max(wait, 0.001),
+                consolidation=zenoh.ConsolidationMode.NONE,
+                timeout=max(deadline - time.monotonic(), 0.001),
             )  # fmt: skip
             for reply in replies:
                 if reply.ok is not None:
                     return node.codec.decode(srv.response, reply.ok.payload.to_bytes())
                 if reply.err is not None:
                     text = reply.err.payload.to_bytes().decode(errors="replace")
-                    if text == "Timeout" and time.monotonic() - started >= wait * 0.9:
-                        break  # Zenoh's own error reply when the query times out
+                    if text == "Timeout":
+                        return None  # Zenoh's own error reply when the query times out
                     raise ServiceError(text)
         except RosWebError:
             raise
         except zenoh.ZError as err:
             raise ServiceError(f"service {name}: {err}") from err
-        if time.monotonic() - started >= wait * 0.9:
-            raise ServiceTimeout(f"service {name} did not answer within {wait} s")
-        raise NotFoundError("service", name)
+        return None
 
     def close(self) -> None:
         with self._lock:

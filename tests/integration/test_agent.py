@@ -277,3 +277,35 @@ def test_agent_cli_bad_backend_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "unknown backend 'nope://'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_burst_reaches_every_worker_whole_and_in_order(
+    tmp_path: Path, graphs: list[Graph]
+) -> None:
+    """Stream items travel batched: a burst faster than one send per message, with a camera
+    frame in the middle (it goes alone), arrives complete and in order at each worker."""
+    url = f"agent://ipc://{tmp_path}/a.sock"
+    with Agent.from_url("sim://?robot=0", f"ipc://{tmp_path}/a.sock") as node:
+        inboxes = [Inbox(), Inbox()]
+        frames = Inbox()
+        for inbox in inboxes:
+            worker = join(graphs, url)
+            worker.subscribe("/burst", inbox, "std_msgs/String")
+            worker.subscribe("/frame", frames, "sensor_msgs/Image")
+        wait_for(lambda: node.graph_service.health()["agent"]["subscriptions"].get("/frame") == 2)
+        pixels = bytes(range(256)) * 3600  # 900 KiB: more than a batch holds
+        for i in range(3000):
+            node.graph.publish("/burst", "std_msgs/String", {"data": str(i)})
+            if i == 1500:
+                node.graph.publish("/frame", "sensor_msgs/Image",
+                                   {"width": 320, "height": 960, "encoding": "rgb8",
+                                    "step": 960, "data": pixels})  # fmt: skip
+        for inbox in inboxes:
+            wait_for(lambda inbox=inbox: len(inbox.items) == 3000, timeout=10)
+            assert [m["data"] for m in inbox.items] == [str(i) for i in range(3000)]
+        wait_for(lambda: len(frames.items) == 2)
+        assert all(bytes(m["data"]) == pixels for m in frames.items)
+        assert node.server.data_dropped == 0
+        for graph in graphs:
+            graph.close()
+        graphs.clear()

@@ -24,12 +24,16 @@ import zmq
 from rosweb.errors import BackendUnavailable, ConfigError, GraphError, RosWebError
 from rosweb.graph.remote.codec import dumps, error_from_wire, error_to_wire, loads
 from rosweb.graph.remote.wire import (
+    DATA_BATCH,
+    DATA_BATCH_BYTES,
     DATA_QUEUE,
     FLUSH_BATCH,
     HEARTBEAT,
+    SEND_HWM,
     SESSION_TIMEOUT,
     Waker,
     check_address,
+    pack_batch,
 )
 
 __all__ = ["RpcServer", "current_peer"]
@@ -56,7 +60,8 @@ class RpcServer:
         self._sock = self._ctx.socket(zmq.ROUTER)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a client that reconnects takes over
-        self._sock.setsockopt(zmq.SNDHWM, 10000)  # past that, frames to a slow client are dropped
+        # past that, batches to a slow client are dropped: DATA_BATCH items or DATA_BATCH_BYTES
+        self._sock.setsockopt(zmq.SNDHWM, SEND_HWM)
         try:
             self._sock.bind(self.address)
         except zmq.ZMQError as err:
@@ -67,10 +72,13 @@ class RpcServer:
             os.chmod(self.address[len("ipc://") :], 0o600)  # this user's processes only
         # replies, pongs and calls go first, never behind the stream
         self._out: collections.deque[list[bytes]] = collections.deque()
-        self._data: collections.deque[list[bytes]] = collections.deque(maxlen=DATA_QUEUE)
+        self._data: collections.deque[tuple[bytes, bytes, bytes]] = collections.deque(
+            maxlen=DATA_QUEUE
+        )  # (peer, key, payload)
         #: stream frames dropped (the queue was full: workers did not keep up)
         self.data_dropped = 0
         self._waker = Waker()
+        self._sleeping = False  # the I/O thread waits in poll: queue, then wake it
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="rosweb-agent-call")
         self._lock = threading.Lock()
         self._peers: dict[bytes, float] = {}  # known clients -> when last heard
@@ -121,8 +129,9 @@ class RpcServer:
         overflow = len(self._data) + len(peers) - DATA_QUEUE
         if overflow > 0:
             self.data_dropped += overflow
-        self._data.extend([peer, b"data", key, payload] for peer in peers)
-        self._waker.wake()
+        self._data.extend((peer, key, payload) for peer in peers)
+        if self._sleeping:  # awake, it sends this with what it is sending: no syscall
+            self._waker.wake()
 
     def call_peer(self, peer: bytes, fn: str, args: list[Any], timeout: float) -> Any:
         """Call the client's export ``fn(*args)`` and wait for its result (blocks this thread)."""
@@ -154,8 +163,11 @@ class RpcServer:
         last_sweep = time.monotonic()
         while not self._closed.is_set():
             try:
+                # say so before looking at the queues: a frame queued after this is woken for
+                self._sleeping = True
                 busy = bool(self._out or self._data)
                 events = dict(poller.poll(0 if busy else int(HEARTBEAT * 1000)))
+                self._sleeping = False
                 if self._sock in events:
                     self._receive()
                 if self._waker.fileno() in events:
@@ -172,18 +184,44 @@ class RpcServer:
                 log.exception("agent I/O failed")
 
     def _flush(self) -> None:
-        """Every control frame, then up to FLUSH_BATCH stream frames (then poll again)."""
+        """Every control frame, then up to FLUSH_BATCH stream items (then poll again).
+
+        Stream items go out batched: one ZeroMQ message per worker packing up to DATA_BATCH of
+        its items in order (:func:`~rosweb.graph.remote.wire.pack_batch`), not one send (and
+        one release of the GIL, a wait for it behind a busy publisher thread) per item.
+        """
         while self._out:
             self._send_now(self._out.popleft())
-        for _ in range(FLUSH_BATCH):
-            if not self._data:
-                return
-            self._send_now(self._data.popleft())
-            if self._out:
-                return
+        data = self._data
+        sent = 0
+        while data and sent < FLUSH_BATCH:
+            batches: dict[bytes, list[tuple[bytes, bytes]]] = {}
+            sizes: dict[bytes, int] = {}
+            for _ in range(min(len(data), DATA_BATCH)):
+                peer, key, payload = data.popleft()
+                items = batches.get(peer)
+                if items is None:
+                    items = batches[peer] = []
+                    sizes[peer] = 0
+                items.append((key, payload))
+                sizes[peer] += len(payload)
+                if sizes[peer] >= DATA_BATCH_BYTES:  # big messages (images) go on their own
+                    self._send_items(peer, batches.pop(peer))
+            for peer, items in batches.items():
+                self._send_items(peer, items)
+            sent += DATA_BATCH
+            while self._out:  # replies never wait behind the stream
+                self._send_now(self._out.popleft())
+
+    def _send_items(self, peer: bytes, items: list[tuple[bytes, bytes]]) -> None:
+        if len(items) == 1:  # alone (an image): as it is, without a copy
+            self._send_now([peer, b"data", *items[0]])
+        else:
+            self._send_now([peer, b"batch", pack_batch(items)])
 
     def _send_now(self, frames: list[bytes]) -> None:
-        # zmq.Again: that client's queue is full: drop, as a PUB socket would
+        # zmq.Again: that client's queue is full: drop, as a PUB socket would; big frames
+        # (camera images) go without a copy
         with contextlib.suppress(zmq.Again):
             self._sock.send_multipart(frames, zmq.NOBLOCK, copy=len(frames[-1]) < 65536)
 

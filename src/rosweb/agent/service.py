@@ -12,8 +12,9 @@ worker), so after a reconnection it restores them under the same names.
 Topic data goes to each worker over the same connection as the replies (ROUTER, addressed per
 worker), not a PUB socket: a PUB subscription reaches the agent asynchronously, so a latched
 message the backend replays at once could be sent before the worker's filter is there and be
-lost; on one connection the reply and the first messages keep their order. The cost is one send
-per worker per message (the payload is encoded once), measured in bench/bench_agent.py.
+lost; on one connection the reply and the first messages keep their order. The payload is
+encoded once; the I/O thread sends each worker its pending messages in batches (one ZeroMQ
+message of up to ``DATA_BATCH`` items), measured in bench/bench_agent.py.
 
 Latched messages: a new backend subscription replays them (sim, ROS 1). A second worker joining
 a topic already subscribed gets the topic's last message again when it came from a latched

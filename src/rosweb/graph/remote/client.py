@@ -14,6 +14,8 @@ Frames (after the ROUTER's peer identity), each body CBOR (:mod:`rosweb.graph.re
                        rep   {id, ok, value | error}              reply to a call
                        call  {id, fn, args}                       the server calls a client export
                        data  key, payload                         a stream item (topic data)
+                       batch items                                stream items, in order
+                                                                  (wire.pack_batch)
 
 Sessions: the client pings every ``HEARTBEAT`` s. The server answers with its instance id and
 whether it knows the client. A client the server does not know (first contact, a restarted
@@ -47,7 +49,14 @@ import zmq
 
 from rosweb.errors import BackendUnavailable, RosWebError
 from rosweb.graph.remote.codec import dumps, error_from_wire, error_to_wire, loads
-from rosweb.graph.remote.wire import DEAD_AFTER, DEFAULT_TIMEOUT, HEARTBEAT, Waker, check_address
+from rosweb.graph.remote.wire import (
+    DEAD_AFTER,
+    DEFAULT_TIMEOUT,
+    HEARTBEAT,
+    Waker,
+    check_address,
+    unpack_batch,
+)
 
 __all__ = ["Proxy", "RpcClient"]
 
@@ -242,18 +251,32 @@ class RpcClient:
                 return
             self._last_heard = time.monotonic()
             kind = frames[0]
-            if kind == b"data" and len(frames) == 3:
-                if self._on_data is not None:
-                    try:
-                        self._on_data(frames[1], frames[2])
-                    except Exception:
-                        log.exception("agent client: a stream item could not be delivered")
+            if kind == b"batch" and len(frames) == 2:
+                self._deliver(frames[1])
+            elif kind == b"data" and len(frames) == 3:
+                self._deliver_one(frames[1], frames[2])
             elif kind == b"rep" and len(frames) == 2:
                 self._replied(frames[1])
             elif kind == b"pong" and len(frames) == 2:
                 self._ponged(loads(frames[1]))
             elif kind == b"call" and len(frames) == 2:
                 self._pool.submit(self._run_export, frames[1])
+
+    def _deliver(self, blob: bytes) -> None:
+        """A batch of stream items (:func:`~rosweb.graph.remote.wire.unpack_batch`), in order."""
+        try:
+            for key, payload in unpack_batch(blob):
+                self._deliver_one(key, payload)
+        except ValueError as err:
+            log.error("agent client: a malformed stream batch: %s", err)
+
+    def _deliver_one(self, key: bytes, payload: bytes) -> None:
+        if self._on_data is None:
+            return
+        try:
+            self._on_data(key, payload)
+        except Exception:
+            log.exception("agent client: a stream item could not be delivered")
 
     def _replied(self, body: bytes) -> None:
         reply = loads(body)

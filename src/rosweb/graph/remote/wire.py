@@ -7,23 +7,33 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
+from collections.abc import Iterator
 
 from rosweb.errors import ConfigError
 
 __all__ = [
+    "DATA_BATCH",
+    "DATA_BATCH_BYTES",
     "DATA_QUEUE",
     "DEAD_AFTER",
     "DEFAULT_TIMEOUT",
     "FLUSH_BATCH",
     "HEARTBEAT",
+    "SEND_HWM",
     "SESSION_TIMEOUT",
     "Waker",
     "check_address",
+    "pack_batch",
+    "unpack_batch",
 ]
 
 HEARTBEAT = 0.25  # seconds between a client's pings
 DATA_QUEUE = 10000  # stream frames the server holds for its sockets; past that, oldest dropped
 FLUSH_BATCH = 2000  # stream frames sent per turn of the server's loop
+DATA_BATCH = 1000  # stream items to one client in one ZeroMQ message, at most...
+DATA_BATCH_BYTES = 256 * 1024  # ...or about this many bytes (one big item goes alone)
+SEND_HWM = 1000  # ZeroMQ messages (batches) queued for one client; past that, dropped
 DEAD_AFTER = 1.5  # seconds of silence after which a client holds the server for gone
 SESSION_TIMEOUT = 3.0  # seconds of silence after which the server forgets a client
 DEFAULT_TIMEOUT = 10.0  # seconds a call waits for its reply unless told
@@ -72,3 +82,29 @@ def check_address(address: str, *, bind: bool = False) -> str:
                 )
             return address
     raise ConfigError(f"bad agent address {address!r}: expected ipc://PATH or tcp://HOST:PORT")
+
+
+_ITEM = struct.Struct("!II")  # a batched item's key length, payload length
+
+
+def pack_batch(items: list[tuple[bytes, bytes]]) -> bytes:
+    """Stream items ``(key, payload)`` in one frame: each is its two lengths, key, payload."""
+    parts: list[bytes] = []
+    for key, payload in items:
+        parts += (_ITEM.pack(len(key), len(payload)), key, payload)
+    return b"".join(parts)
+
+
+def unpack_batch(blob: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The items :func:`pack_batch` packed, in order (ValueError at a malformed one)."""
+    offset, end = 0, len(blob)
+    while offset < end:
+        if end - offset < _ITEM.size:
+            raise ValueError("a truncated stream batch")
+        key_len, payload_len = _ITEM.unpack_from(blob, offset)
+        offset += _ITEM.size
+        stop = offset + key_len + payload_len
+        if stop > end:
+            raise ValueError("a truncated stream batch")
+        yield blob[offset : offset + key_len], blob[offset + key_len : stop]
+        offset = stop

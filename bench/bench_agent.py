@@ -5,7 +5,8 @@ Backend: the in-process bus (``sim://?robot=0``), so the figures are the cost of
 ``Agent`` in its own process; it also serves a ``bench`` object (``Agent.serve``, the hook the
 shared control state uses) that publishes bursts and echoes pings inside the agent.
 
-1. call: sequential ``get_param`` (one request/reply), calls/s.
+1. call: sequential ``get_param`` (one request/reply), calls/s; also against the floor of any
+   process hop: raw ZeroMQ DEALER/ROUTER request/reply with an echo process, same socket kind.
 2. service: sequential ``call_service`` of a std_srvs/Trigger provided in the agent, calls/s.
 3. round trip: publish a String on /ping, the agent echoes it to /pong, the caller's
    subscription receives it; sequential, latency p50/p99.
@@ -90,6 +91,49 @@ def serve_agent(address: str) -> None:
     print("READY", flush=True)
     sys.stdin.read()  # until the orchestrator closes our stdin
     agent.close()
+
+
+def zmq_echo(address: str) -> None:
+    """The raw hop: a ROUTER socket that sends every request back, until ``quit``."""
+    import zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.bind(address)
+    print("READY", flush=True)
+    while True:
+        frames = sock.recv_multipart()
+        if frames[1] == b"quit":
+            break
+        sock.send_multipart(frames)
+    sock.close(linger=0)
+    ctx.term()
+
+
+def zmq_round_trips(address: str, seconds: float) -> float:
+    """Sequential request/reply over raw ZeroMQ (DEALER to the echo process), calls/s."""
+    import zmq
+
+    echo = subprocess.Popen(
+        [sys.executable, __file__, "--zmq-echo", address], stdout=subprocess.PIPE, text=True
+    )
+    assert echo.stdout is not None
+    assert echo.stdout.readline().strip() == "READY"
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.connect(address)
+
+    def call() -> None:
+        sock.send_multipart([b"req", b"x" * 40])
+        sock.recv_multipart()
+
+    try:
+        return calls_per_second(call, seconds)
+    finally:
+        sock.send_multipart([b"quit", b""])
+        echo.wait(10)
+        sock.close(linger=0)
+        ctx.term()
 
 
 def subscriber(url: str) -> None:
@@ -201,7 +245,11 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures here (for bench/bench_all.py)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--subscriber", help=argparse.SUPPRESS)
+    parser.add_argument("--zmq-echo", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.zmq_echo:
+        zmq_echo(args.zmq_echo)
+        return
     if args.serve:
         serve_agent(args.serve)
         return
@@ -235,9 +283,12 @@ def main() -> None:
         print(f"  {case}: in-process {ref:,.3g} {unit}, agent:// {hop:,.3g} {unit}", flush=True)
 
     print(f"agent hop on {os.cpu_count()} cores, {seconds:g} s per case", flush=True)
+    get_param = calls_per_second(lambda: remote.get_param("/bench/x"), seconds)
     add("get_param, sequential", "calls/s",
-        calls_per_second(lambda: local.get_param("/bench/x"), seconds),
-        calls_per_second(lambda: remote.get_param("/bench/x"), seconds), True)  # fmt: skip
+        calls_per_second(lambda: local.get_param("/bench/x"), seconds), get_param,
+        True)  # fmt: skip
+    add("get_param, sequential, against raw ZeroMQ request/reply", "calls/s",
+        zmq_round_trips(f"ipc://{tmp}/echo.sock", seconds), get_param, True)  # fmt: skip
     add("Trigger service, sequential", "calls/s",
         calls_per_second(lambda: local.call_service("/bench_trigger", {}, timeout=5), seconds),
         calls_per_second(lambda: remote.call_service("/bench_trigger", {}, timeout=5), seconds),

@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -306,6 +308,40 @@ def test_a_burst_reaches_every_worker_whole_and_in_order(
         wait_for(lambda: len(frames.items) == 2)
         assert all(bytes(m["data"]) == pixels for m in frames.items)
         assert node.server.data_dropped == 0
+        for graph in graphs:
+            graph.close()
+        graphs.clear()
+
+
+def test_a_flood_of_topic_data_does_not_hold_a_worker_up(
+    tmp_path: Path, graphs: list[Graph]
+) -> None:
+    """A topic published inside the agent as fast as it can go, for longer than the agent waits
+    for a silent worker: the worker's calls are still answered and its session lives on."""
+    url = f"agent://ipc://{tmp_path}/a.sock"
+    with Agent.from_url("sim://?robot=0", f"ipc://{tmp_path}/a.sock") as node:
+        worker = join(graphs, url)
+        assert isinstance(worker, AgentGraph)
+        got = Inbox()
+        worker.subscribe("/flood", got, "std_msgs/String")
+        worker.set_param("/flood/x", 1)
+        stop = time.monotonic() + 4.5  # more than SESSION_TIMEOUT (3 s)
+
+        def flood() -> None:
+            while time.monotonic() < stop:
+                node.graph.publish("/flood", "std_msgs/String", {"data": "x" * 100})
+
+        thread = threading.Thread(target=flood, daemon=True)
+        thread.start()
+        answered = 0
+        while thread.is_alive():
+            assert worker.get_param("/flood/x") == 1
+            answered += 1
+            time.sleep(0.05)
+        thread.join()
+        assert answered > 20
+        assert len(got) > 10000
+        assert worker.link.sessions == 1  # never forgotten, never started again
         for graph in graphs:
             graph.close()
         graphs.clear()

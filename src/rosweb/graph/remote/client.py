@@ -53,6 +53,7 @@ from rosweb.graph.remote.wire import (
     DEAD_AFTER,
     DEFAULT_TIMEOUT,
     HEARTBEAT,
+    RECEIVE_ITEMS,
     Waker,
     check_address,
     unpack_batch,
@@ -244,7 +245,12 @@ class RpcClient:
                     )
 
     def _receive(self) -> None:
+        """Up to 1000 messages or RECEIVE_ITEMS stream items, then the loop's other work (pings,
+        calls going out): a flood of topic data cannot hold the session up."""
+        items = 0
         for _ in range(1000):
+            if items >= RECEIVE_ITEMS:
+                return
             try:
                 frames = self._sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -252,8 +258,9 @@ class RpcClient:
             self._last_heard = time.monotonic()
             kind = frames[0]
             if kind == b"batch" and len(frames) == 2:
-                self._deliver(frames[1])
+                items += self._deliver(frames[1])
             elif kind == b"data" and len(frames) == 3:
+                items += 1
                 self._deliver_one(frames[1], frames[2])
             elif kind == b"rep" and len(frames) == 2:
                 self._replied(frames[1])
@@ -262,13 +269,17 @@ class RpcClient:
             elif kind == b"call" and len(frames) == 2:
                 self._pool.submit(self._run_export, frames[1])
 
-    def _deliver(self, blob: bytes) -> None:
-        """A batch of stream items (:func:`~rosweb.graph.remote.wire.unpack_batch`), in order."""
+    def _deliver(self, blob: bytes) -> int:
+        """A batch of stream items (:func:`~rosweb.graph.remote.wire.unpack_batch`), in order;
+        returns how many."""
+        count = 0
         try:
             for key, payload in unpack_batch(blob):
+                count += 1
                 self._deliver_one(key, payload)
         except ValueError as err:
             log.error("agent client: a malformed stream batch: %s", err)
+        return count
 
     def _deliver_one(self, key: bytes, payload: bytes) -> None:
         if self._on_data is None:

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "FLUSH_BATCH",
     "HEARTBEAT",
+    "RECEIVE_ITEMS",
     "SEND_HWM",
     "SESSION_TIMEOUT",
     "Waker",
@@ -34,6 +35,7 @@ FLUSH_BATCH = 2000  # stream frames sent per turn of the server's loop
 DATA_BATCH = 1000  # stream items to one client in one ZeroMQ message, at most...
 DATA_BATCH_BYTES = 256 * 1024  # ...or about this many bytes (one big item goes alone)
 SEND_HWM = 1000  # ZeroMQ messages (batches) queued for one client; past that, dropped
+RECEIVE_ITEMS = 2000  # stream items a client delivers per turn of its loop (then pings, calls)
 DEAD_AFTER = 1.5  # seconds of silence after which a client holds the server for gone
 SESSION_TIMEOUT = 3.0  # seconds of silence after which the server forgets a client
 DEFAULT_TIMEOUT = 10.0  # seconds a call waits for its reply unless told

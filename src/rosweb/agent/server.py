@@ -75,7 +75,7 @@ class RpcServer:
         self._data: collections.deque[tuple[bytes, bytes, bytes]] = collections.deque(
             maxlen=DATA_QUEUE
         )  # (peer, key, payload)
-        #: stream frames dropped (the queue was full: workers did not keep up)
+        #: stream items dropped (the queue was full: workers did not keep up)
         self.data_dropped = 0
         self._waker = Waker()
         self._sleeping = False  # the I/O thread waits in poll: queue, then wake it

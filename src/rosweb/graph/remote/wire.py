@@ -30,8 +30,8 @@ __all__ = [
 ]
 
 HEARTBEAT = 0.25  # seconds between a client's pings
-DATA_QUEUE = 10000  # stream frames the server holds for its sockets; past that, oldest dropped
-FLUSH_BATCH = 2000  # stream frames sent per turn of the server's loop
+DATA_QUEUE = 10000  # stream items the server holds for its sockets; past that, oldest dropped
+FLUSH_BATCH = 2000  # stream items sent per turn of the server's loop
 DATA_BATCH = 1000  # stream items to one client in one ZeroMQ message, at most...
 DATA_BATCH_BYTES = 256 * 1024  # ...or about this many bytes (one big item goes alone)
 SEND_HWM = 1000  # ZeroMQ messages (batches) queued for one client; past that, dropped

@@ -204,7 +204,7 @@ class Services:
         wait = node.options.timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
         while True:
-            answer = self._query(name, srv, payload, attachment, deadline)
+            answer = self._query(name, srv, payload, attachment, deadline, wait)
             if answer is not None:
                 return answer
             left = deadline - time.monotonic()
@@ -218,9 +218,9 @@ class Services:
             time.sleep(min(RETRY_PAUSE, left / 2))
 
     def _query(
-        self, name: str, srv: Any, payload: bytes, attachment: bytes, deadline: float
+        self, name: str, srv: Any, payload: bytes, attachment: bytes, deadline: float, wait: float
     ) -> Message | None:
-        """One query; the response, or None when no server answered (nor timed out)."""
+        """One query; the response, or None when no server answered at all (none saw it)."""
         node = self.node
         try:
             replies = node.session.get(
@@ -234,8 +234,8 @@ class Services:
                     return node.codec.decode(srv.response, reply.ok.payload.to_bytes())
                 if reply.err is not None:
                     text = reply.err.payload.to_bytes().decode(errors="replace")
-                    if text == "Timeout":
-                        return None  # Zenoh's own error reply when the query times out
+                    if text == "Timeout":  # Zenoh's own reply: a server had it and was slow
+                        raise ServiceTimeout(f"service {name} did not answer within {wait} s")
                     raise ServiceError(text)
         except RosWebError:
             raise

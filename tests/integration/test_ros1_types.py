@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -52,3 +54,23 @@ def test_same_message_same_bytes_same_json(type_name: str) -> None:
         received = cls()
         received.deserialize(wire)
         assert to_native(STORE, type_name, received) == native  # and back to the same dict
+
+
+def test_rospy_comes_without_numpy_and_still_takes_numpy_floats() -> None:
+    """ros1:// idle RSS: rospy's genpy is imported without numpy (11 MB); messages still
+    serialize, numpy scalars included once something loads numpy."""
+    code = (
+        "import io, sys\n"
+        "from rosweb.graph.ros1.node import import_rospy\n"
+        "import_rospy()\n"
+        "from std_msgs.msg import Float32, Float64\n"
+        "print('numpy' in sys.modules)\n"
+        "import numpy as np\n"
+        "for m in (Float64(data=np.float64(1.5)), Float32(data=np.float32(2.5))):\n"
+        "    buf = io.BytesIO(); m.serialize(buf); n = type(m)(); n.deserialize(buf.getvalue())\n"
+        "    print(n.data)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.split()
+    assert out == ["False", "1.5", "2.5"]

@@ -5,6 +5,7 @@ The master-restart test runs last in this module: it kills and restarts the sess
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -173,6 +174,44 @@ def peer(ros_master: RosMaster, processes: list[subprocess.Popen[str]], tmp_path
     proc = spawn(processes, ros_master, [SYSTEM_PYTHON, str(script)])
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
+
+
+BIG_PEER = """
+import rospy
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+rospy.init_node("big_peer")
+text = rospy.Publisher("/big_text", String, queue_size=1, latch=True)
+image = rospy.Publisher("/big_image", Image, queue_size=1, latch=True)
+text.publish(String(data="t" * 300000))
+image.publish(Image(height=480, width=640, encoding="rgb8", step=1920,
+                    data=bytes(range(256)) * 3600))
+print("ready", flush=True)
+rospy.spin()
+"""
+
+
+def test_messages_larger_than_a_receive_arrive_whole(
+    ros1_server: LiveServer,
+    ros_master: RosMaster,
+    processes: list[subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    """A String is received 64 KiB at a time, an Image with rospy's 16 MiB buffer (one map per
+    message is costly for small types): both arrive whole."""
+    script = tmp_path / "big_peer.py"
+    script.write_text(BIG_PEER)
+    proc = spawn(processes, ros_master, [SYSTEM_PYTHON, str(script)])
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    text = get(ros1_server, "/api/topics/big_text")
+    assert text.status_code == 200, text.text
+    assert text.json()["msg"]["data"] == "t" * 300000
+    image = get(ros1_server, "/api/topics/big_image")
+    assert image.status_code == 200, image.text
+    data = base64.b64decode(image.json()["msg"]["data"])
+    assert data == bytes(range(256)) * 3600
 
 
 def test_topics_nodes_and_messages_of_a_peer(ros1_server: LiveServer, peer: None) -> None:

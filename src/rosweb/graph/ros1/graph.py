@@ -43,7 +43,13 @@ from rosweb.graph.base import (
     normalize_name,
 )
 from rosweb.graph.ros1.calls import Proxies
-from rosweb.graph.ros1.convert import message_class, service_class, to_native, to_rospy
+from rosweb.graph.ros1.convert import (
+    message_class,
+    receive_buffer,
+    service_class,
+    to_native,
+    to_rospy,
+)
 from rosweb.graph.ros1.master import Master, MasterQueries, MasterRefused
 from rosweb.graph.ros1.node import import_rospy, start_node
 from rosweb.messages import Message, TypeStore, from_json
@@ -201,6 +207,7 @@ class Ros1Graph(MasterQueries, Graph):
         resolved = type_name
 
         latched = self._latched
+        buff_size = receive_buffer(store, type_name)
 
         def on_message(obj: Any) -> None:
             header = getattr(obj, "_connection_header", None) or {}
@@ -216,7 +223,7 @@ class Ros1Graph(MasterQueries, Graph):
 
         try:
             sub = self._rospy.Subscriber(
-                topic, cls, on_message, queue_size=100, buff_size=1 << 24, tcp_nodelay=True
+                topic, cls, on_message, queue_size=100, buff_size=buff_size, tcp_nodelay=True
             )
         except self._rospy.ROSException as err:
             raise TypeMismatchError(str(err)) from err

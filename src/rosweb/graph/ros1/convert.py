@@ -13,18 +13,9 @@ from typing import Any
 from rosweb.errors import UnknownTypeError
 from rosweb.messages import Message, TypeStore
 
-__all__ = ["message_class", "receive_buffer", "service_class", "to_native", "to_rospy"]
+__all__ = ["message_class", "service_class", "to_native", "to_rospy"]
 
 _BYTES = ("uint8", "char")
-
-#: rospy's receive size (``buff_size``) for a type that carries a variable-length byte array
-#: (images, point clouds, maps, compressed frames): one ``recv`` takes what waits, so rospy keeps
-#: the newest message of a backlog (its ``queue_size``) instead of reading old frames one by one.
-LARGE_RECEIVE = 1 << 24
-#: and for any other type: rospy's own default. Each ``recv`` allocates its whole size, and past
-#: the C library's mmap threshold (128 KiB) that is a map and unmap for every message received
-#: (a tenth of the server's CPU for a 1 kHz String to one client, bench/README.md).
-SMALL_RECEIVE = 1 << 16
 _classes: dict[str, Any] = {}
 
 
@@ -39,25 +30,6 @@ def _load(type_name: str, kind: str) -> Any:
             raise UnknownTypeError(type_name) from None
         _classes[key] = cls
     return cls
-
-
-def receive_buffer(store: TypeStore, type_name: str) -> int:
-    """The ``buff_size`` to subscribe to ``type_name`` with (:data:`LARGE_RECEIVE` or
-    :data:`SMALL_RECEIVE`)."""
-    seen: set[str] = set()
-
-    def has_bytes(name: str) -> bool:
-        if name in seen:
-            return False
-        seen.add(name)
-        for field in store.fields(name):
-            if field.array_length == 0 and field.type in (*_BYTES, "int8", "byte"):
-                return True
-            if not field.is_builtin and has_bytes(field.type):
-                return True
-        return False
-
-    return LARGE_RECEIVE if has_bytes(type_name) else SMALL_RECEIVE
 
 
 def message_class(type_name: str) -> Any:

@@ -45,7 +45,6 @@ from rosweb.graph.base import (
 from rosweb.graph.ros1.calls import Proxies
 from rosweb.graph.ros1.convert import (
     message_class,
-    receive_buffer,
     service_class,
     to_native,
     to_rospy,
@@ -57,6 +56,15 @@ from rosweb.messages import Message, TypeStore, from_json
 __all__ = ["Ros1Graph"]
 
 log = logging.getLogger(__name__)
+
+#: what a subscription's socket read takes at most (rospy's ``buff_size``; its default). Each read
+#: allocates that much, and past the C library's mmap threshold (128 KiB) that is a map, page
+#: faults and an unmap for every read: a 16 MiB buffer (the usual advice for images) cost a
+#: tenth of the server's CPU for a 1 kHz String and for 30 Hz images alike (bench/README.md).
+#: That advice is for ``queue_size=1`` subscribers, where one big read lets rospy keep only the
+#: newest of a backlog; with ``queue_size=100`` every message read is delivered either way, and
+#: the hub's bounded queues keep the newest. A bigger message takes several reads.
+RECEIVE = 1 << 16
 
 PUBLISHER_LINGER = 10.0  # seconds an unused publisher stays registered
 SERVICE_TYPE_TTL = 2.0  # seconds a service's type is trusted without asking the master
@@ -207,7 +215,6 @@ class Ros1Graph(MasterQueries, Graph):
         resolved = type_name
 
         latched = self._latched
-        buff_size = receive_buffer(store, type_name)
 
         def on_message(obj: Any) -> None:
             header = getattr(obj, "_connection_header", None) or {}
@@ -223,7 +230,7 @@ class Ros1Graph(MasterQueries, Graph):
 
         try:
             sub = self._rospy.Subscriber(
-                topic, cls, on_message, queue_size=100, buff_size=buff_size, tcp_nodelay=True
+                topic, cls, on_message, queue_size=100, buff_size=RECEIVE, tcp_nodelay=True
             )
         except self._rospy.ROSException as err:
             raise TypeMismatchError(str(err)) from err

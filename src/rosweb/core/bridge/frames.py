@@ -11,8 +11,6 @@ import re
 import struct
 from typing import Any
 
-import cbor2
-
 from rosweb.messages import to_json
 
 __all__ = ["Frame", "decode", "encode", "fragments", "websocket_frame"]
@@ -47,14 +45,26 @@ def _too_deep(data: Frame) -> bool:
     return bool(len(steps) and np.cumsum(steps).max() > MAX_DEPTH)
 
 
+def _cbor2() -> Any:
+    """cbor2, imported by the first CBOR frame (a server whose clients speak JSON never loads
+    it: 0.8 MB of an idle process)."""
+    import cbor2
+
+    return cbor2
+
+
 def decode(data: Frame) -> dict[str, Any]:
     """An incoming frame (JSON text, or CBOR bytes) as a dict; raises FrameError."""
     if _too_deep(data):
         kind = "CBOR" if isinstance(data, bytes) else "JSON"
         raise FrameError(f"{kind} nested deeper than {MAX_DEPTH} levels")
+    errors: tuple[type[Exception], ...] = (ValueError, UnicodeDecodeError)
+    if isinstance(data, bytes):
+        cbor2 = _cbor2()
+        errors += (cbor2.CBORDecodeError,)
     try:
         message = cbor2.loads(data) if isinstance(data, bytes) else json.loads(data)
-    except (ValueError, cbor2.CBORDecodeError, UnicodeDecodeError) as err:
+    except errors as err:
         raise FrameError(
             f"not valid {'CBOR' if isinstance(data, bytes) else 'JSON'}: {err}"
         ) from err
@@ -88,7 +98,7 @@ def guess_id(data: Frame) -> str | int | None:
 def encode(message: dict[str, Any], compression: str = "none") -> Frame:
     """A message as a frame: compact JSON (bytes as base64, NaN as null) or CBOR."""
     if compression in ("cbor", "cbor-raw"):
-        return bytes(cbor2.dumps(message))
+        return bytes(_cbor2().dumps(message))
     return to_json(message)
 
 

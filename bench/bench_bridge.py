@@ -11,7 +11,8 @@ speaking rosbridge v2 over WebSocket); the table gives both and the ratio rosweb
 3. round trip: a WebSocket client publishes /bench_ping at 100 Hz, a rospy node echoes it to
    /bench_pong, the same client receives it. Reference: a rospy node pinging the same echo.
 4. service: sequential std_srvs/Trigger calls (call_service, wait for the service_response).
-   Reference: rospy.ServiceProxy(persistent=True).
+   Reference: rospy.ServiceProxy(persistent=True); and, as a second case, the same client
+   against a Tornado server answering each call at once (the WebSocket request/reply floor).
 5. images: sensor_msgs/Image 640x480 rgb8 at 30 Hz to one WebSocket client (CBOR, then JSON).
    Reference: one rospy subscriber.
 
@@ -606,6 +607,18 @@ def service(bench: Bench) -> list[dict[str, Any]]:
     procs.finish(server)
     rows.append(figures("raw", load(out)))
 
+    # the floor of the WebSocket side alone: the same client against a Tornado server that
+    # answers every call at once (no ROS, no rosweb)
+    url = f"ws://127.0.0.1:{free_port()}/ws"
+    argv = [sys.executable, str(HERE / "ws_peer.py"), "echo_server", "--url", url]
+    echo = procs.spawn("ws-echo", "rosweb", argv)
+    procs.wait(echo, "READY")
+    out = bench.out("service-echo")
+    caller = procs.client("call", url=url, duration=d, out=out)
+    procs.wait_exit(caller, d + 90)
+    procs.stop(echo)
+    rows.append(figures("raw", load(out)) | {"case": SERVICE_ECHO_CASE})
+
     for variant, _ in bench.variants:
         with bench.rosweb(variant) as url:
             server = procs.peer("trigger_server")
@@ -614,8 +627,13 @@ def service(bench: Bench) -> list[dict[str, Any]]:
             caller = procs.client("call", url=url, duration=d, out=out)
             procs.wait_exit(caller, d + 90)
             procs.finish(server)
-            rows.append(figures(variant, load(out)))
+            row = figures(variant, load(out))
+            rows += [row, row | {"case": SERVICE_ECHO_CASE}]
     return rows
+
+
+#: the service case again, its raw figure the WebSocket request/reply floor instead of rospy's
+SERVICE_ECHO_CASE = "std_srvs/Trigger, sequential, against a WebSocket echo"
 
 
 def images(bench: Bench) -> list[dict[str, Any]]:

@@ -312,7 +312,40 @@ async def mode_call(args: argparse.Namespace) -> None:
     await ws.close()
 
 
-MODES = {"publish": mode_publish, "subscribe": mode_subscribe, "ping": mode_ping, "call": mode_call}
+async def mode_echo_server(args: argparse.Namespace) -> None:
+    """Not a client: a Tornado WebSocket server (as rosweb's) at ``--url``'s port that answers
+    each call_service frame at once with a successful std_srvs/Trigger response. ``call``
+    against it measures a service call's floor here: a WebSocket request/reply between two
+    Python processes, without ROS and without rosweb."""
+    import tornado.web
+    import tornado.websocket
+
+    class Echo(tornado.websocket.WebSocketHandler):
+        def open(self, *_args: str) -> None:
+            self.set_nodelay(True)
+
+        def on_message(self, message: str | bytes) -> None:
+            request = json.loads(message)
+            reply = {"op": "service_response", "service": request.get("service"),
+                     "id": request.get("id"), "values": {"success": True, "message": ""},
+                     "result": True}  # fmt: skip
+            self.write_message(json.dumps(reply))
+
+    port = int(args.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    server = tornado.web.Application([(r"/ws", Echo)]).listen(port, "127.0.0.1")
+    stdin = Stdin()
+    say("READY")
+    await stdin.eof.wait()
+    server.stop()
+
+
+MODES = {
+    "publish": mode_publish,
+    "subscribe": mode_subscribe,
+    "ping": mode_ping,
+    "call": mode_call,
+    "echo_server": mode_echo_server,
+}
 
 
 def main() -> None:

@@ -187,6 +187,28 @@ def test_many_clients_share_one_backend_subscription(
     assert len(endpoint.graph._topics["/scan"].subscribers) == 1  # type: ignore[attr-defined]
 
 
+def test_every_client_of_a_burst_gets_every_message_in_order(
+    endpoint: Endpoint, clients: Callable[[], Client]
+) -> None:
+    """One message for many clients wakes the loop once (rosweb.server.bridge.Flushes): no
+    client's flush is lost in a burst, and each gets the messages in the order they came."""
+    group = [clients() for _ in range(12)]
+    for client in group:
+        client.send(op="subscribe", id="b", topic="/burst", type="std_msgs/String",
+                    queue_length=500)  # fmt: skip
+    wait_for(lambda: feeds(endpoint).get("/burst", {}).get("consumers") == len(group))
+    sender = clients()
+    sender.send(op="advertise", topic="/burst", type="std_msgs/String")
+    for i in range(300):
+        sender.send(op="publish", topic="/burst", msg={"data": f"m{i}"})
+    expected = [f"m{i}" for i in range(300)]
+    for client in group:
+        wait_for(lambda c=client: c.count(is_op("publish", topic="/burst")) >= 300, timeout=20)
+        with client.lock:
+            got = [m["msg"]["data"] for m in client.received if is_op("publish", topic="/burst")(m)]
+        assert got == expected
+
+
 def test_a_client_that_stops_reading_is_dropped_without_hurting_others(
     endpoint: Endpoint, clients: Callable[[], Client]
 ) -> None:

@@ -5,7 +5,8 @@ agent), one at a time per connection in the order they came
 (:class:`~rosweb.server.offload.Serial`), so a stalled master or agent holds up only the clients
 waiting on it; with an in-process backend that never blocks (the simulator) they are handled on
 the loop, without a thread hop. Sending is driven by the session's
-``wake``: a flush on the loop writes what is ready and waits for the socket to take it before
+``wake``: the connections woken together are flushed by one callback on the loop
+(:class:`Flushes`: a message for fifty clients wakes the loop once); a flush writes what is ready and waits for the socket to take it before
 writing more, so a client that does not read only fills its own bounded queues; one that has not
 taken a frame for ``stall_timeout`` seconds is closed.
 
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import weakref
 from collections.abc import Awaitable
 from typing import cast
 
@@ -52,6 +55,45 @@ BUFFER_LIMIT = 1 << 20
 BATCH_FRAMES = 200
 #: frames of one connection waiting for a blocking backend before its socket is read no further
 HIGH_WATER = 100
+
+
+class Flushes:
+    """The connections of one loop with frames ready, flushed by one callback: a message for N
+    clients wakes the loop once (one ``call_soon_threadsafe``, one write to its self-pipe and
+    one callback), not N times. In the order they became ready."""
+
+    def __init__(self, loop: tornado.ioloop.IOLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._ready: list[BridgeWebSocket] = []
+
+    def add(self, handler: BridgeWebSocket) -> None:
+        """From any thread: flush ``handler`` at the loop's next turn."""
+        with self._lock:
+            self._ready.append(handler)
+            if len(self._ready) > 1:
+                return  # a callback is scheduled and has not taken the list yet
+        self._loop.add_callback(self._run)
+
+    def _run(self) -> None:
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for handler in ready:
+            try:
+                handler._flush()
+            except Exception:  # one connection's bug must not leave the others unflushed
+                log.exception("flushing a rosbridge connection failed")
+
+
+_flushes: weakref.WeakKeyDictionary[tornado.ioloop.IOLoop, Flushes] = weakref.WeakKeyDictionary()
+
+
+def flushes_of(loop: tornado.ioloop.IOLoop) -> Flushes:
+    """The :class:`Flushes` of ``loop`` (made on its thread, at a connection's start)."""
+    found = _flushes.get(loop)
+    if found is None:
+        found = _flushes[loop] = Flushes(loop)
+    return found
 
 
 class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
@@ -86,6 +128,7 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         """Authenticate before the upgrade: bad credentials get a 401/403 JSON answer."""
         request = self.request
         self.loop = tornado.ioloop.IOLoop.current()
+        self._flushes = flushes_of(self.loop)
         try:
             self.session = open_session(
                 self.state, wake=self._wake, remote=request.remote_ip or "", host=request.host,
@@ -107,10 +150,11 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             self._serial.finish(self.session.close)  # refused before the upgrade (origin)
 
     def _wake(self) -> None:
-        """Called from any thread: schedule one flush on the loop."""
+        """Called from any thread: schedule one flush on the loop (with the other connections'
+        ready at the same time: :class:`Flushes`)."""
         if not self._scheduled:
             self._scheduled = True
-            self.loop.add_callback(self._flush)
+            self._flushes.add(self)
 
     def _flush(self) -> None:
         """Write what is ready. A write the socket takes at once (the common case: its buffer has

@@ -6,7 +6,9 @@ Werkzeug's threaded server, as ``flask run`` serves it. Both must behave the sam
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +21,7 @@ import websocket
 
 from helpers import Endpoint, assert_error, free_port, wait_for
 from rosweb.server import Server
-from rosweb.server.handlers import rosbridge_handlers
+from rosweb.server.handlers import rosbridge_handlers, tornado_handlers
 from rosweb.web import RosWeb, create_app
 
 pytestmark = pytest.mark.integration
@@ -28,8 +30,8 @@ pytestmark = pytest.mark.integration
 class Client:
     """A rosbridge client over a real WebSocket, collecting what the server sends."""
 
-    def __init__(self, url: str) -> None:
-        self.ws = websocket.create_connection(url, timeout=10)
+    def __init__(self, url: str, sockopt: tuple[tuple[int, int, int], ...] = ()) -> None:
+        self.ws = websocket.create_connection(url, timeout=10, sockopt=sockopt)
         self.received: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.reading = True
@@ -207,6 +209,34 @@ def test_every_client_of_a_burst_gets_every_message_in_order(
         with client.lock:
             got = [m["msg"]["data"] for m in client.received if is_op("publish", topic="/burst")(m)]
         assert got == expected
+
+
+def test_camera_frames_a_socket_takes_in_part_arrive_whole() -> None:
+    """rosweb run writes a socket directly while Tornado holds nothing for it: a client with a
+    small receive buffer stops reading for 2 s, the server's socket fills up and takes a frame
+    in part, and the rest follows through Tornado's stream, in order: the frames after those
+    the kernel's buffers held (a few MB) all arrive whole."""
+    app = create_app({"TESTING": True, "ROSWEB_WS_STALL_TIMEOUT": 10.0})
+    server = Server(app, "127.0.0.1", 0, threads=8, handlers=tornado_handlers(app))
+    server.start()
+    ws_url = server.url.replace("http", "ws") + "/ws"
+    client = Client(ws_url, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 8192),))
+    camera = is_op("publish", topic="/camera/image_raw")
+    try:
+        client.send(op="subscribe", topic="/camera/image_raw", queue_length=2)
+        client.wait(camera)
+        with client.lock:  # its reader blocks at the next message
+            time.sleep(2.0)
+            before = len(client.received)
+        wait_for(lambda: client.count(camera) >= before + 40, timeout=30)
+        with client.lock:
+            frames = [m["msg"] for m in client.received if camera(m)]
+    finally:
+        client.close()
+        server.stop()
+        RosWeb.close(app)
+    for msg in frames:
+        assert len(base64.b64decode(msg["data"])) == msg["height"] * msg["step"] > 200_000
 
 
 def test_a_client_that_stops_reading_is_dropped_without_hurting_others(

@@ -33,6 +33,7 @@ from typing import Any
 from rows import dump, row
 
 from rosweb.agent import Agent
+from rosweb.agent.agent import tune_process
 from rosweb.graph import Graph, connect
 from rosweb.graph.sim import Bus
 
@@ -85,6 +86,7 @@ def publish_burst(graph: Graph, seconds: float, hz: float) -> int:
 
 
 def serve_agent(address: str) -> None:
+    tune_process()  # as `rosweb agent` does
     agent = Agent(Bus(url="sim://?robot=0"), address)
     agent.serve("bench", BenchState(agent.graph), BenchState.METHODS)
     agent.start()

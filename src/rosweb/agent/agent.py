@@ -12,6 +12,7 @@ The camera inputs and compressed siblings of the settings run in the agent too
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -23,7 +24,7 @@ from rosweb.control.port import CONTROL_METHODS
 from rosweb.errors import ConfigError
 from rosweb.graph import Graph, connect
 
-__all__ = ["Agent", "serve_forever"]
+__all__ = ["SWITCH_INTERVAL", "Agent", "serve_forever", "tune_process"]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,20 @@ class Agent:
         self.close()
 
 
+#: the GIL switch interval of an agent process (Python's default is 5 ms). A thread publishing
+#: in the agent (a camera input, the simulator, rospy's receive threads) keeps the GIL until the
+#: interval forces it out, and the I/O thread that sends to the workers waits that long each
+#: time it let the GIL go (at every ZeroMQ send): at 5 ms it sent at most ~200k items a second and
+#: dropped the rest of a flood; at 1 ms it keeps up (bench_agent, bench/README.md)
+SWITCH_INTERVAL = 0.001
+
+
+def tune_process() -> None:
+    """What an agent's own process sets (``rosweb agent``, the agent of ``--workers``): its
+    GIL :data:`SWITCH_INTERVAL`. An agent started inside another program leaves it as it is."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
 def serve_forever(
     settings: Mapping[str, Any], address: str, *, on_ready: Callable[[Agent], None] | None = None
 ) -> None:
@@ -120,6 +135,7 @@ def serve_forever(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: stop.set())
+    tune_process()
     agent = Agent.from_url(settings["ROSWEB_BACKEND"], address, settings=settings)
     try:
         agent.start()

@@ -40,6 +40,11 @@ __all__ = ["RpcServer", "current_peer"]
 
 log = logging.getLogger(__name__)
 
+#: a stream item this big (a camera image) goes to ZeroMQ without a copy; a batch and a smaller
+#: item are copied, which costs less than the zero-copy send's tracking (pyzmq releases those
+#: buffers on its own garbage-collector thread: 5 % of the agent's CPU under a flood of batches)
+ZERO_COPY = 1 << 16
+
 _peer: contextvars.ContextVar[bytes] = contextvars.ContextVar("rosweb_rpc_peer")
 
 
@@ -214,16 +219,15 @@ class RpcServer:
                 self._send_now(self._out.popleft())
 
     def _send_items(self, peer: bytes, items: list[tuple[bytes, bytes]]) -> None:
-        if len(items) == 1:  # alone (an image): as it is, without a copy
-            self._send_now([peer, b"data", *items[0]])
+        if len(items) == 1:  # alone (an image): as it is, without a copy when big
+            self._send_now([peer, b"data", *items[0]], copy=len(items[0][1]) < ZERO_COPY)
         else:
             self._send_now([peer, b"batch", pack_batch(items)])
 
-    def _send_now(self, frames: list[bytes]) -> None:
-        # zmq.Again: that client's queue is full: drop, as a PUB socket would; big frames
-        # (camera images) go without a copy
+    def _send_now(self, frames: list[bytes], copy: bool = True) -> None:
+        # zmq.Again: that client's queue is full: drop, as a PUB socket would
         with contextlib.suppress(zmq.Again):
-            self._sock.send_multipart(frames, zmq.NOBLOCK, copy=len(frames[-1]) < 65536)
+            self._sock.send_multipart(frames, zmq.NOBLOCK, copy=copy)
 
     def _receive(self) -> None:
         for _ in range(1000):  # then let the outgoing side have a turn

@@ -31,6 +31,8 @@ ServiceHandler = Callable[[Message], Message]
 
 def normalize_name(name: str) -> str:
     """A global ROS name: leading slash, no trailing or doubled slashes."""
+    if name[:1] == "/" and name[-1:] != "/" and "//" not in name:
+        return name  # already one (every message of a topic asks: the cheap test first)
     return "/" + "/".join(part for part in name.split("/") if part)
 
 

@@ -192,8 +192,8 @@ class AgentProcess:
 
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.communicate()
+        if self.proc is not None and not (self.proc.stderr and self.proc.stderr.closed):
+            self.proc.communicate()  # once: a second kill finds its pipes closed
 
     def stop(self) -> int:
         """SIGTERM, as a service manager would; returns the exit code."""

@@ -345,3 +345,85 @@ def test_a_flood_of_topic_data_does_not_hold_a_worker_up(
         for graph in graphs:
             graph.close()
         graphs.clear()
+
+
+# -- calls from the caller's thread (rosweb.graph.remote.calls) ----------------------------------
+
+
+def test_calls_from_many_threads_each_get_their_own_answer(
+    agent: AgentProcess, graphs: list[Graph]
+) -> None:
+    """More threads at once than a worker keeps call sockets (CALL_SOCKETS): each call gets its
+    own reply, whether on a socket of its own or through the worker's I/O thread."""
+    worker = join(graphs, agent.url)
+    for i in range(40):
+        worker.set_param(f"/many/p{i}", i)
+    wrong: list[str] = []
+
+    def ask(i: int) -> None:
+        for _ in range(25):
+            value = worker.get_param(f"/many/p{i}")
+            if value != i:
+                wrong.append(f"/many/p{i} -> {value!r}")
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert wrong == []
+
+
+def test_a_reply_after_its_timeout_is_not_taken_for_the_next_call(
+    agent: AgentProcess, graphs: list[Graph]
+) -> None:
+    """A call that timed out leaves its late reply on its socket: the next calls made there
+    skip it and get their own."""
+    server = join(graphs, agent.url)
+
+    def slow(request: dict[str, object]) -> dict[str, object]:
+        time.sleep(0.6)
+        return {}
+
+    server.provide_service("/slow", "std_srvs/Trigger", slow)
+    worker = join(graphs, agent.url)
+    assert isinstance(worker, AgentGraph)
+    worker.set_param("/late/value", 7)
+    with pytest.raises(BackendUnavailable, match="did not answer"):  # the agent waits 5 s for
+        worker.link.call("graph", "call_service", "/slow", {}, 5.0, timeout=0.2)  # the service
+    deadline = time.monotonic() + 1.5  # the late reply arrives meanwhile
+    while time.monotonic() < deadline:
+        assert worker.get_param("/late/value") == 7
+
+
+def test_a_waiting_call_fails_at_once_when_the_agent_is_killed(
+    agent: AgentProcess, graphs: list[Graph]
+) -> None:
+    """A call waiting for a slow service learns the agent is gone from the worker's heartbeat
+    (DEAD_AFTER) instead of waiting its whole timeout."""
+    server = join(graphs, agent.url)
+
+    def stuck(request: dict[str, object]) -> dict[str, object]:
+        time.sleep(30)
+        return {}
+
+    server.provide_service("/stuck", "std_srvs/Trigger", stuck)
+    worker = join(graphs, agent.url + "?timeout=30")
+    failed: list[tuple[float, BaseException]] = []
+
+    def call() -> None:
+        try:
+            worker.call_service("/stuck", {}, timeout=30)
+        except BaseException as err:  # recorded for the assertion
+            failed.append((time.monotonic(), err))
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    time.sleep(0.5)
+    killed = time.monotonic()
+    agent.kill()
+    thread.join(20)
+    assert failed, "the call still waits"
+    when, err = failed[0]
+    assert isinstance(err, BackendUnavailable)
+    assert when - killed < 5.0  # DEAD_AFTER (1.5 s) and a heartbeat, not the call's 30 s

@@ -29,6 +29,7 @@ from rosweb.graph.remote.wire import (
     DATA_QUEUE,
     FLUSH_BATCH,
     HEARTBEAT,
+    IDENTITY_SIZE,
     SEND_HWM,
     SESSION_TIMEOUT,
     Waker,
@@ -238,7 +239,7 @@ class RpcServer:
             if len(frames) < 3:
                 continue
             peer, kind, body = frames[0], frames[1], frames[2]
-            known = self._touch(peer)
+            known = self._touch(peer[:IDENTITY_SIZE])  # a client's call sockets are its own
             if kind == b"ping":
                 self._out.append(
                     [peer, b"pong", dumps({"instance": self.instance, "known": known})]
@@ -289,7 +290,7 @@ class RpcServer:
             if request is None:
                 request = loads(body)
             call_id = request["id"]
-            value = self._dispatch(peer, request)
+            value = self._dispatch(peer[:IDENTITY_SIZE], request)  # the reply: to the socket
             reply = {"id": call_id, "ok": True, "value": value}
         except Exception as err:
             if not isinstance(err, RosWebError):

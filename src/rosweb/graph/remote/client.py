@@ -26,9 +26,13 @@ a client for ``SESSION_TIMEOUT`` s forgets it (a crashed worker). A client that 
 ``DEAD_AFTER`` s is down: pending calls raise BackendUnavailable at once, so do new ones, until
 the server answers again. Sends never wait for a missing server (``ZMQ_IMMEDIATE``).
 
-All socket work happens on one I/O thread per side; other threads queue frames and wake it
-through a socket pair. Calls run on a thread pool on the server, so a slow one never holds the
-others up; the served method can ask :func:`current_peer` who is calling.
+A call is made from its caller's thread on a socket of a small pool
+(:mod:`rosweb.graph.remote.calls`: its identity is the client's plus a number; the server serves
+it for the client's session and replies to that socket); the session's own calls, and a call
+that finds no socket free, go through the client's I/O thread, which does all other socket
+work: other threads queue frames and wake it through a socket pair. Calls run on a thread pool
+on the server, so a slow one never holds the others up; the served method can ask
+:func:`current_peer` who is calling.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from typing import Any
 import zmq
 
 from rosweb.errors import BackendUnavailable, RosWebError
+from rosweb.graph.remote.calls import DirectCalls
 from rosweb.graph.remote.codec import dumps, error_from_wire, error_to_wire, loads
 from rosweb.graph.remote.wire import (
     DEAD_AFTER,
@@ -136,6 +141,9 @@ class RpcClient:
         self._establishing = False
         self._last_heard = 0.0
         self._closed = threading.Event()
+        self._direct = DirectCalls(self._ctx, self.address, self.identity)
+        self._failures = 0  # times pending calls were failed at once (gone, restarted, closed)
+        self._failure = ""  # and why, the last time
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="rosweb-agent-client")
         self._thread = threading.Thread(target=self._run, name="rosweb-agent-client", daemon=True)
         self._thread.start()
@@ -172,25 +180,41 @@ class RpcClient:
         if not internal and not self._ready.is_set():
             raise BackendUnavailable(f"the agent at {self.address} is unavailable")
         call_id = next(self._ids)
-        future: Future[Any] = Future()
         body = dumps({"id": call_id, "obj": obj, "method": method, "args": args, "kwargs": kwargs})
+        wait = self.timeout if timeout is None else timeout
+        late = f"the agent at {self.address} did not answer {obj}.{method} within {wait} s"
+        if not internal and obj != "_rpc":  # from this thread, on a socket of the pool
+            failures = self._failures
+            try:
+                why_not = lambda: self._why_not(failures)  # noqa: E731
+                done, value = self._direct.call(call_id, body, wait, why_not)
+            except TimeoutError:
+                raise BackendUnavailable(late) from None
+            if done:
+                return value
+        future: Future[Any] = Future()
         with self._lock:
             self._pending[call_id] = future
         self._out.append(([b"req", body], call_id))
         self._waker.wake()
-        wait = self.timeout if timeout is None else timeout
         try:
             return future.result(wait)
         except FutureTimeout:
-            raise BackendUnavailable(
-                f"the agent at {self.address} did not answer {obj}.{method} within {wait} s"
-            ) from None
+            raise BackendUnavailable(late) from None
         finally:
             with self._lock:
                 self._pending.pop(call_id, None)
 
+    def _why_not(self, failures: int) -> str | None:
+        """Why a direct call started when :attr:`_failures` was ``failures`` must fail now."""
+        if self._closed.is_set():
+            return "the connection to the agent is closed"
+        return self._failure if self._failures != failures else None
+
     def _fail_pending(self, reason: str) -> None:
         with self._lock:
+            self._failure = reason
+            self._failures += 1  # the direct calls waiting see it
             futures = list(self._pending.values())
         for future in futures:
             if not future.done():
@@ -356,9 +380,13 @@ class RpcClient:
         self._closed.set()
         self._ready.clear()
         self._waker.wake()
+        clean = self._direct.close()  # a direct call in progress sees the close and gives up
         self._thread.join(timeout=5)
         self._fail_pending("the connection to the agent is closed")
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._sock.close()
-        self._ctx.term()
+        if clean:
+            self._ctx.term()
+        else:  # a call thread still holds its socket: close it from here, as a last resort
+            self._ctx.destroy(linger=0)
         self._waker.close()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from rosweb.errors import ConfigError
 
 __all__ = [
+    "CALL_SOCKETS",
     "DATA_BATCH",
     "DATA_BATCH_BYTES",
     "DATA_QUEUE",
@@ -20,6 +21,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "FLUSH_BATCH",
     "HEARTBEAT",
+    "IDENTITY_SIZE",
     "RECEIVE_ITEMS",
     "SEND_HWM",
     "SESSION_TIMEOUT",
@@ -39,6 +41,8 @@ RECEIVE_ITEMS = 2000  # stream items a client delivers per turn of its loop (the
 DEAD_AFTER = 1.5  # seconds of silence after which a client holds the server for gone
 SESSION_TIMEOUT = 3.0  # seconds of silence after which the server forgets a client
 DEFAULT_TIMEOUT = 10.0  # seconds a call waits for its reply unless told
+IDENTITY_SIZE = 16  # bytes of a client's identity; its call sockets' add a 2-byte number
+CALL_SOCKETS = 16  # sockets a client keeps for calls made from their own thread (then: I/O thread)
 
 
 class Waker:

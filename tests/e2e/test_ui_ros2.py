@@ -54,13 +54,22 @@ def test_the_log_shows_the_ros2_robot(ros2_page: Page, ros2_server: str) -> None
     page = ros2_page
     goto(page, ros2_server, "log")
     expect(page.locator("#log-source")).to_have_text("/rosout and rosweb")
+    rows = page.locator("#log-rows tr").filter(has_text="reset to the start pose")
     robot = Robot(ros2_server)
     try:
-        robot.send("POST", "services/reset", {})  # the sim logs it on /rosout
+
+        def reset_shows() -> bool:
+            # the sim logs each reset on /rosout; the page's subscription reaches the ROS 2
+            # publisher a moment after the page shows its source (Zenoh routes it): a reset
+            # before that is not received, so reset until one shows
+            robot.send("POST", "services/reset", {})
+            page.wait_for_timeout(500)
+            return rows.count() > 0
+
+        wait_for(reset_shows, timeout=20)
     finally:
         robot.close()
-    row = page.locator("#log-rows tr").filter(has_text="reset to the start pose")
-    expect(row).to_have_count(1)
+    row = rows.first
     expect(row.locator("td").nth(1)).to_have_text("info")  # level 20 is info
     expect(row.locator("td").nth(2)).to_have_text("robot")  # the node's logger name
     page.screenshot(path=str(ARTIFACTS / "ros2-log.png"))

@@ -79,11 +79,14 @@ class DirectCalls:
         why_not: Callable[[], str | None],
     ) -> Any:
         deadline = time.monotonic() + timeout
-        self._wait(sock, zmq.POLLOUT, deadline, why_not)  # connected (a new socket)
         try:
             sock.send_multipart([b"req", body], zmq.NOBLOCK)
-        except zmq.Again:  # the connection went as we looked
-            raise BackendUnavailable(why_not() or "the agent is unavailable") from None
+        except zmq.Again:  # not connected (yet: a new socket, or one reconnecting)
+            self._wait(sock, zmq.POLLOUT, deadline, why_not)
+            try:
+                sock.send_multipart([b"req", body], zmq.NOBLOCK)
+            except zmq.Again:  # the connection went as we looked
+                raise BackendUnavailable(why_not() or "the agent is unavailable") from None
         while True:
             self._wait(sock, zmq.POLLIN, deadline, why_not)
             frames = sock.recv_multipart()

@@ -32,8 +32,10 @@ def ros2_server() -> Iterator[str]:
         settings = {"ROSWEB_BACKEND": f"ros2://127.0.0.1:{port}"}
         with serve_rosweb(settings, "rosweb-ros2.log") as url:
             robot = Robot(url)
+            # discovery over Zenoh under the full suite's load (a browser and servers on two
+            # cores) once took longer than 30 s
             wait_for(lambda: "/rosout" in {t["name"] for t in robot.get("topics")["topics"]},
-                     timeout=30)  # fmt: skip
+                     timeout=60)  # fmt: skip
             robot.close()
             yield url
     finally:

@@ -60,15 +60,22 @@ class DirectCalls:
     ) -> tuple[bool, Any]:
         """Send ``body`` (the request ``call_id``) and wait for its reply: ``(True, value)``, or
         ``(False, None)`` when no socket is free (the caller goes through the I/O thread).
-        Raises the call's error, or BackendUnavailable when ``why_not()`` gives a reason (checked
-        every :data:`CHECK_EVERY` s) or the timeout passes."""
+        Raises the call's error, BackendUnavailable when ``why_not()`` gives a reason (checked
+        every :data:`CHECK_EVERY` s) or the socket fails, TimeoutError when ``timeout`` passes
+        (the client words it)."""
         sock = self._take()
         if sock is None:
             return False, None
         try:
-            return True, self._exchange(sock, call_id, body, timeout, why_not)
-        finally:
+            value = self._exchange(sock, call_id, body, timeout, why_not)
+        except zmq.ZMQError as err:  # a socket in trouble is not used again
+            self._forget(sock)
+            raise BackendUnavailable(f"the call to the agent failed: {err}") from None
+        except BaseException:
             self._give_back(sock)
+            raise
+        self._give_back(sock)
+        return True, value
 
     def _exchange(
         self,

@@ -42,6 +42,13 @@ def graphs() -> Iterator[list[Graph]]:
         graph.close()
 
 
+def close_all(graphs: list[Graph]) -> None:
+    """Close the test's graphs now (before the agent it runs in-process stops)."""
+    for graph in graphs:
+        graph.close()
+    graphs.clear()
+
+
 def join(graphs: list[Graph], url: str) -> Graph:
     graph = connect(url)
     graphs.append(graph)
@@ -209,9 +216,7 @@ def test_an_object_the_agent_serves_is_one_for_every_worker(
         assert "nothing" not in one.link.objects
         with pytest.raises(AttributeError):
             first.reset  # noqa: B018  # not in the allow-list
-        for graph in graphs:
-            graph.close()
-        graphs.clear()
+        close_all(graphs)
 
 
 def test_rpc_refuses_methods_outside_the_allow_list(tmp_path: Path) -> None:
@@ -308,9 +313,7 @@ def test_a_burst_reaches_every_worker_whole_and_in_order(
         wait_for(lambda: len(frames.items) == 2)
         assert all(bytes(m["data"]) == pixels for m in frames.items)
         assert node.server.data_dropped == 0
-        for graph in graphs:
-            graph.close()
-        graphs.clear()
+        close_all(graphs)
 
 
 def test_a_flood_of_topic_data_does_not_hold_a_worker_up(
@@ -342,9 +345,7 @@ def test_a_flood_of_topic_data_does_not_hold_a_worker_up(
         assert answered > 20
         assert len(got) > 10000
         assert worker.link.sessions == 1  # never forgotten, never started again
-        for graph in graphs:
-            graph.close()
-        graphs.clear()
+        close_all(graphs)
 
 
 # -- calls from the caller's thread (rosweb.graph.remote.calls) ----------------------------------

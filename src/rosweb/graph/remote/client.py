@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import itertools
 import logging
 import threading
@@ -182,14 +183,12 @@ class RpcClient:
         call_id = next(self._ids)
         body = dumps({"id": call_id, "obj": obj, "method": method, "args": args, "kwargs": kwargs})
         wait = self.timeout if timeout is None else timeout
-        late = f"the agent at {self.address} did not answer {obj}.{method} within {wait} s"
         if not internal and obj != "_rpc":  # from this thread, on a socket of the pool
-            failures = self._failures
+            why_not = functools.partial(self._why_not, self._failures)
             try:
-                why_not = lambda: self._why_not(failures)  # noqa: E731
                 done, value = self._direct.call(call_id, body, wait, why_not)
             except TimeoutError:
-                raise BackendUnavailable(late) from None
+                raise self._late(obj, method, wait) from None
             if done:
                 return value
         future: Future[Any] = Future()
@@ -200,10 +199,15 @@ class RpcClient:
         try:
             return future.result(wait)
         except FutureTimeout:
-            raise BackendUnavailable(late) from None
+            raise self._late(obj, method, wait) from None
         finally:
             with self._lock:
                 self._pending.pop(call_id, None)
+
+    def _late(self, obj: str, method: str, wait: float) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"the agent at {self.address} did not answer {obj}.{method} within {wait} s"
+        )
 
     def _why_not(self, failures: int) -> str | None:
         """Why a direct call started when :attr:`_failures` was ``failures`` must fail now."""

@@ -233,7 +233,7 @@ def main() -> int:
         "agent": ("bench_agent.py", ["--duration", s, "--workers", "1"]),
         "hub": ("bench_hub.py", []),
         "mjpeg": ("bench_mjpeg.py", ["--duration", s, "--viewers", "20"]),
-        "workers": ("bench_workers.py", ["--seconds", s, "--cases", "100:1000,200:1000",
+        "workers": ("bench_workers.py", ["--seconds", s, "--cases", "100:1000,200:1000,400:1000",
                                          "--viewers", "20"]),
         "properties": ("bench_properties.py", ["--seconds", f"{min(args.seconds, 0.5):g}"]),
         "ros2": ("bench_ros2.py", []),

@@ -17,7 +17,7 @@ publisher, softirq (the kernel's loopback TCP, in no process), the whole machine
 and "other" (the rest: other work on a shared machine). Connections
 per worker: ESTABLISHED sockets on rosweb's port held by each worker (/proc/net/tcp).
 
-    .venv/bin/python bench/bench_workers.py [--seconds 5] [--cases 100:1000,200:1000]
+    .venv/bin/python bench/bench_workers.py [--seconds 5] [--cases 100:1000,200:1000,400:1000]
         [--viewers 20,300] [--only ws,mjpeg] [--json FILE]
 """
 
@@ -286,7 +286,7 @@ def cpu_text(c: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per measured case")
-    parser.add_argument("--cases", default="100:1000,200:1000", help="fan-out N:RATE,...")
+    parser.add_argument("--cases", default="100:1000,200:1000,400:1000", help="fan-out N:RATE,...")
     parser.add_argument("--viewers", default="20,300", help="MJPEG viewer counts")
     parser.add_argument("--workers", default="1,2", help="worker counts to compare")
     parser.add_argument("--only", default="ws,mjpeg", help="ws, mjpeg or both")

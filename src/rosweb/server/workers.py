@@ -120,6 +120,7 @@ class _Supervisor:
             os._exit(code)
 
     def _serve_worker(self, sockets: dict[int, list[socket.socket]]) -> None:
+        from rosweb.hub.switch import tune_process
         from rosweb.server import Server
         from rosweb.web import RosWeb, create_app
 
@@ -128,6 +129,7 @@ class _Supervisor:
                         ROSWEB_INPUTS=[], ROSWEB_COMPRESSED_TOPICS=[])  # fmt: skip
         app = create_app(settings)
         server = Server.for_app(app, settings, sockets=sockets)
+        tune_process()
         try:
             server.serve_forever()
         finally:

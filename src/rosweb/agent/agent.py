@@ -12,7 +12,6 @@ The camera inputs and compressed siblings of the settings run in the agent too
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ from rosweb.control.core import Control
 from rosweb.control.port import CONTROL_METHODS
 from rosweb.errors import ConfigError
 from rosweb.graph import Graph, connect
+from rosweb.hub import switch
 
 __all__ = ["SWITCH_INTERVAL", "Agent", "serve_forever", "tune_process"]
 
@@ -122,7 +122,7 @@ SWITCH_INTERVAL = 0.001
 def tune_process() -> None:
     """What an agent's own process sets (``rosweb agent``, the agent of ``--workers``): its
     GIL :data:`SWITCH_INTERVAL`. An agent started inside another program leaves it as it is."""
-    sys.setswitchinterval(SWITCH_INTERVAL)
+    switch.tune_process(SWITCH_INTERVAL)
 
 
 def serve_forever(

@@ -22,6 +22,6 @@ __all__ = ["SWITCH_INTERVAL", "tune_process"]
 SWITCH_INTERVAL = 0.002
 
 
-def tune_process() -> None:
-    """Set this process's GIL switch interval to :data:`SWITCH_INTERVAL`."""
-    sys.setswitchinterval(SWITCH_INTERVAL)
+def tune_process(interval: float = SWITCH_INTERVAL) -> None:
+    """Set this process's GIL switch interval (seconds; :data:`SWITCH_INTERVAL` unless told)."""
+    sys.setswitchinterval(interval)

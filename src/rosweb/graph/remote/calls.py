@@ -50,8 +50,7 @@ class DirectCalls:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._free: list[zmq.Socket[Any]] = []
-        self._open = 0  # sockets made and not closed
-        self._busy = 0  # sockets taken by a call
+        self._busy = 0  # sockets taken by a call (open sockets: these and the free ones)
         self._numbers = itertools.count(1)
         self._closed = False
 
@@ -133,9 +132,8 @@ class DirectCalls:
             if self._free:
                 self._busy += 1
                 return self._free.pop()
-            if self._open >= CALL_SOCKETS:
+            if self._busy >= CALL_SOCKETS:  # none free: every open socket is busy
                 return None
-            self._open += 1
             self._busy += 1
             number = next(self._numbers) % 65536
         try:
@@ -163,7 +161,6 @@ class DirectCalls:
         if sock is not None:
             sock.close(linger=0)
         with self._lock:
-            self._open -= 1
             self._busy -= 1
             self._changed.notify_all()
 
@@ -173,7 +170,6 @@ class DirectCalls:
         with self._lock:
             self._closed = True
             free, self._free = self._free, []
-            self._open -= len(free)
         for sock in free:
             sock.close(linger=0)
         with self._lock:

@@ -1,0 +1,163 @@
+"""Publishing on ROS 1: what a rospy subscriber gets from rosweb's publishers
+(``graph/ros1/queued.py``: a message sent from the publishing thread when nothing waits, a
+burst through the connection's queue, the rest of a full socket queued in front)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import RosMaster, wait_for
+from rosweb.graph import Graph, connect
+
+pytestmark = pytest.mark.integration
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's python3-rospy is built for it
+
+SUBSCRIBER = """
+import sys
+import rospy
+from std_msgs.msg import String
+
+rospy.init_node("counting_subscriber", anonymous=True)
+rospy.Subscriber(sys.argv[1], String, lambda m: print(m.data[:8], flush=True),
+                 queue_size=None, tcp_nodelay=True)
+print("ready", flush=True)
+rospy.spin()
+"""
+
+
+class Subscriber:
+    """A rospy subscriber process printing the first 8 characters of each String it gets."""
+
+    def __init__(self, master: RosMaster, topic: str, directory: Path) -> None:
+        script = directory / "counting_subscriber.py"
+        script.write_text(SUBSCRIBER)
+        self.proc = subprocess.Popen(
+            [SYSTEM_PYTHON, str(script), topic], env=master.env(), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+
+    def until(self, wanted: str, timeout: float = 30.0) -> list[str]:
+        """The lines up to and with ``wanted``."""
+        got: list[str] = []
+        deadline = time.monotonic() + timeout
+        while not got or got[-1] != wanted:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {wanted!r} within {timeout} s; last lines: {got[-5:]}"
+            try:
+                got.append(self.lines.get(timeout=left))
+            except queue.Empty:
+                continue
+        return got
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.communicate()
+
+
+@pytest.fixture
+def ros1(ros_master: RosMaster) -> Iterator[Graph]:
+    graph = connect("ros1://")
+    yield graph
+    graph.close()
+
+
+def connected(graph: Graph, subscriber: Subscriber, topic: str) -> None:
+    """Publish probes until the subscriber got one (it is connected to our publisher)."""
+    assert subscriber.until("ready") == ["ready"]
+    deadline = time.monotonic() + 30
+    while True:
+        graph.publish(topic, "std_msgs/String", {"data": "probe"})
+        try:
+            if subscriber.lines.get(timeout=0.1) == "probe":
+                break
+        except queue.Empty:
+            pass
+        assert time.monotonic() < deadline, "the subscriber never got a probe"
+    while not subscriber.lines.empty():  # probes still on their way
+        subscriber.lines.get()
+    time.sleep(0.2)
+    while not subscriber.lines.empty():
+        subscriber.lines.get()
+
+
+def number(i: int, size: int = 8) -> dict[str, str]:
+    return {"data": f"{i:08d}" + "x" * (size - 8)}
+
+
+def test_messages_now_and_then_and_in_bursts_all_arrive_in_order(
+    ros1: Graph, ros_master: RosMaster, tmp_path: Path
+) -> None:
+    """A message after a pause (sent from the publishing thread) and bursts (sent by the
+    connection's thread from its queue), interleaved: every one arrives, in order."""
+    topic = "/ordered_numbers"
+    handle = ros1.advertise(topic, "std_msgs/String")
+    subscriber = Subscriber(ros_master, topic, tmp_path)
+    try:
+        connected(ros1, subscriber, topic)
+        sent = 0
+        for round_ in range(30):
+            for _ in range(1 if round_ % 2 else 25):  # one alone, then a burst of 25
+                ros1.publish(topic, "std_msgs/String", number(sent))
+                sent += 1
+            time.sleep(0.005)
+        got = subscriber.until(f"{sent - 1:08d}")
+        assert got == [f"{i:08d}" for i in range(sent)]
+    finally:
+        subscriber.kill()
+        handle.close()
+
+
+def test_a_stopped_subscriber_does_not_block_publishing(
+    ros1: Graph, ros_master: RosMaster, tmp_path: Path
+) -> None:
+    """A subscriber that stops reading (SIGSTOP) fills its socket: publishing goes on (the
+    connection's queue keeps the newest 1000, drops the oldest), and once it reads again it
+    gets messages in order up to the last one."""
+    topic = "/stopped_reader"
+    handle = ros1.advertise(topic, "std_msgs/String")
+    subscriber = Subscriber(ros_master, topic, tmp_path)
+    try:
+        connected(ros1, subscriber, topic)
+        os.kill(subscriber.proc.pid, signal.SIGSTOP)
+        total = 2500
+        done = threading.Event()
+
+        def publish() -> None:
+            for i in range(total):
+                ros1.publish(topic, "std_msgs/String", number(i, 20_000))
+                if i < 600:
+                    time.sleep(0.002)  # one at a time: each fills the socket a little more
+            done.set()
+
+        threading.Thread(target=publish, daemon=True).start()
+        assert done.wait(60), "publishing blocked behind a subscriber that does not read"
+        os.kill(subscriber.proc.pid, signal.SIGCONT)
+        got = [int(line) for line in subscriber.until(f"{total - 1:08d}", timeout=60)]
+        assert got == sorted(set(got)), "messages arrived out of order or twice"
+        assert got[0] == 0
+        assert got[-1] == total - 1
+        assert len(got) < total  # the queue's bound dropped some: rosweb did not hold them all
+        wait_for(lambda: subscriber.lines.empty())
+    finally:
+        if subscriber.proc.poll() is None:
+            os.kill(subscriber.proc.pid, signal.SIGCONT)
+        subscriber.kill()
+        handle.close()

@@ -66,6 +66,10 @@ log = logging.getLogger(__name__)
 #: the hub's bounded queues keep the newest. A bigger message takes several reads.
 RECEIVE = 1 << 16
 
+#: messages a publisher queues per subscriber (rospy's ``queue_size``), the oldest dropped past
+#: it; a message with nothing queued before it is sent at once (``rosweb.graph.ros1.queued``)
+PUBLISH_QUEUE = 1000
+
 PUBLISHER_LINGER = 10.0  # seconds an unused publisher stays registered
 SERVICE_TYPE_TTL = 2.0  # seconds a service's type is trusted without asking the master
 
@@ -177,7 +181,7 @@ class Ros1Graph(MasterQueries, Graph):
             entry = self._publishers.get(topic)
             if entry is None:
                 try:
-                    pub = self._rospy.Publisher(topic, cls, queue_size=1000, latch=latch)
+                    pub = self._rospy.Publisher(topic, cls, queue_size=PUBLISH_QUEUE, latch=latch)
                 except self._rospy.ROSException as err:
                     raise TypeMismatchError(str(err)) from err
                 entry = self._publishers[topic] = _Publisher(pub, type_name)

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 #: closer ones (a burst) go through the queue, where the connection's thread sends them together
 DIRECT_GAP = 0.001
 
+_DONTWAIT: int | None = getattr(socket, "MSG_DONTWAIT", None)  # none on Windows: always queued
+
 
 def install() -> None:
     """Make rospy's queued publishers use rosweb's connection class (once; skipped, with a
@@ -84,24 +86,33 @@ def _subclass(base: type) -> type:
             return True
 
         def _send_now(self, data: bytes) -> None:
-            connection: Any = self._connection
             sent = 0
+            try:
+                sent = self._try_send(data)
+            finally:  # whatever happened, the connection's thread sends what was not sent
+                with self._lock:
+                    self._sending = False
+                    if sent < len(data):  # the rest goes first
+                        self._queue.insert(0, data[sent:])
+                        self._partial = sent > 0
+                    if self._queue:  # the rest, or what was published meanwhile
+                        self._cond_data_available.notify()
+
+        def _try_send(self, data: bytes) -> int:
+            connection: Any = self._connection
             sock = connection.socket
-            if sock is not None and not connection.done and sock.gettimeout() is None:
-                try:
-                    sent = sock.send(data, socket.MSG_DONTWAIT)
-                except OSError:  # full, or broken: the connection's thread finds out which
-                    sent = 0
+            if _DONTWAIT is None or sock is None or connection.done:
+                return 0
+            if sock.gettimeout() is not None:  # a send with a timeout could wait: queued
+                return 0
+            try:
+                sent: int = sock.send(data, _DONTWAIT)
+            except OSError:  # full, or broken: the connection's thread finds out which
+                return 0
             if sent == len(data):
                 connection.stat_bytes += sent
                 connection.stat_num_msg += 1
-            with self._lock:
-                self._sending = False
-                if sent < len(data):  # the rest goes first, sent by the connection's thread
-                    self._queue.insert(0, data[sent:])
-                    self._partial = sent > 0
-                if self._queue:  # the rest, or what was published meanwhile
-                    self._cond_data_available.notify()
+            return sent
 
         def _run(self) -> None:  # rospy's loop, telling write_data while it sends
             while not self._connection.done:

@@ -1,6 +1,5 @@
-"""Publishing on ROS 1: what a rospy subscriber gets from rosweb's publishers
-(``graph/ros1/queued.py``: a message sent from the publishing thread when nothing waits, a
-burst through the connection's queue, the rest of a full socket queued in front)."""
+"""Publishing on ROS 1: what a rospy subscriber gets from rosweb's publishers (rospy's queue
+per subscriber, sent by the connection's thread without a yield per message: ``node.py``)."""
 
 from __future__ import annotations
 
@@ -105,8 +104,7 @@ def number(i: int, size: int = 8) -> dict[str, str]:
 def test_messages_now_and_then_and_in_bursts_all_arrive_in_order(
     ros1: Graph, ros_master: RosMaster, tmp_path: Path
 ) -> None:
-    """A message after a pause (sent from the publishing thread) and bursts (sent by the
-    connection's thread from its queue), interleaved: every one arrives, in order."""
+    """Single messages after a pause and bursts, interleaved: every one arrives, in order."""
     topic = "/ordered_numbers"
     handle = ros1.advertise(topic, "std_msgs/String")
     subscriber = Subscriber(ros_master, topic, tmp_path)

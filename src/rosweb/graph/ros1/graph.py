@@ -66,8 +66,8 @@ log = logging.getLogger(__name__)
 #: the hub's bounded queues keep the newest. A bigger message takes several reads.
 RECEIVE = 1 << 16
 
-#: messages a publisher queues per subscriber (rospy's ``queue_size``), the oldest dropped past
-#: it; a message with nothing queued before it is sent at once (``rosweb.graph.ros1.queued``)
+#: messages a publisher queues per subscriber (rospy's ``queue_size``) for the connection's
+#: thread to send, the oldest dropped past it
 PUBLISH_QUEUE = 1000
 
 PUBLISHER_LINGER = 10.0  # seconds an unused publisher stays registered

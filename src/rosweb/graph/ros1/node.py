@@ -18,9 +18,8 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 from rosweb.errors import ConfigError
-from rosweb.graph.ros1 import queued
 
-__all__ = ["import_rospy", "start_node"]
+__all__ = ["import_rospy", "queue_without_yield", "start_node"]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +107,46 @@ def _import_genpy_without_numpy() -> None:
             del sys.modules["numpy"]
 
 
+def queue_without_yield() -> None:
+    """Make rospy's queued publishers hand a message to their connection's thread without a
+    ``time.sleep(0)`` after each one.
+
+    rospy (``tcpros_pubsub.QueuedConnection.write_data``) yields the rest of the thread's time
+    after queueing every message, so each publish costs a GIL hand-off to the connection's
+    thread, which then sends that one message alone: about 55 us a message, the most of
+    publishing (bench/README.md). Without it the publishing thread goes on and the connection's
+    thread sends what accumulated in one go, in order; the queue and its bound (drop the oldest
+    past ``queue_size``) are rospy's own. rospy has no option for it: its publishers take the
+    class from ``rospy.topics``, replaced here by a subclass (this process's node only; done
+    once, before any publisher exists). Skipped when rospy's class is not the one this was
+    written against."""
+    from rospy import topics
+    from rospy.impl.tcpros_pubsub import QueuedConnection
+
+    if getattr(topics.QueuedConnection, "rosweb", False):
+        return
+    if topics.QueuedConnection is not QueuedConnection or not hasattr(QueuedConnection, "_run"):
+        log.warning("rospy's QueuedConnection is not the expected one: publishing as it does")
+        return
+
+    class Queued(QueuedConnection):  # type: ignore[misc]
+        rosweb = True
+
+        def write_data(self, data: bytes) -> bool:
+            with self._lock:
+                error: BaseException | None = self._error  # type: ignore[has-type]
+                if error is not None:  # an error of the connection's thread, raised as rospy does
+                    self._error = None
+                    raise error
+                if self._queue_size > 0 and len(self._queue) == self._queue_size:
+                    del self._queue[0]
+                self._queue.append(data)
+                self._cond_data_available.notify()
+            return True
+
+    topics.QueuedConnection = Queued
+
+
 def start_node(name: str, master_uri: str, *, anonymous: bool = False) -> str:
     """Start this process's node (once); returns its caller id.
 
@@ -126,7 +165,7 @@ def start_node(name: str, master_uri: str, *, anonymous: bool = False) -> str:
                 )
             return caller_id
         os.environ["ROS_MASTER_URI"] = master_uri
-        queued.install()
+        queue_without_yield()
         failure: list[BaseException] = []
 
         # rospy's default logging config replaces the root handlers: ours only sets levels

@@ -62,8 +62,9 @@ log = logging.getLogger(__name__)
 #: faults and an unmap for every read: a 16 MiB buffer (the usual advice for images) cost a
 #: tenth of the server's CPU for a 1 kHz String and for 30 Hz images alike (bench/README.md).
 #: That advice is for ``queue_size=1`` subscribers, where one big read lets rospy keep only the
-#: newest of a backlog; with ``queue_size=100`` every message read is delivered either way, and
-#: the hub's bounded queues keep the newest. A bigger message takes several reads.
+#: newest of a backlog; here a read that fills this buffer goes on with what already waits
+#: (``node.read_what_waits``), so a backlog is still dropped at once, 64 KiB at a time. A bigger
+#: message takes several reads.
 RECEIVE = 1 << 16
 
 #: messages a publisher queues per subscriber (rospy's ``queue_size``) for the connection's

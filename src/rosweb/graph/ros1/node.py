@@ -11,15 +11,17 @@ import atexit
 import importlib.machinery
 import logging
 import os
+import socket
 import sys
 import threading
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
+from typing import Any
 
 from rosweb.errors import ConfigError
 
-__all__ = ["import_rospy", "queue_without_yield", "start_node"]
+__all__ = ["DRAIN", "import_rospy", "queue_without_yield", "read_what_waits", "start_node"]
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +149,55 @@ def queue_without_yield() -> None:
     topics.QueuedConnection = Queued
 
 
+#: what one read of a subscription takes at most when data keeps waiting (bytes): rospy reads
+#: :data:`~rosweb.graph.ros1.graph.RECEIVE` at a time, and keeps the newest ``queue_size``
+#: messages of each read; past a full read, what already waits is read too, up to this
+#: much, so that a backlog is dropped (cheaply: rospy skips the older messages' bytes before
+#: deserializing) instead of delivered late
+DRAIN = 4 << 20
+
+
+def read_what_waits() -> None:
+    """Make each read of rospy's subscriptions take what already waits in the socket (up to
+    :data:`DRAIN` bytes), not one ``buff_size`` only.
+
+    rospy (``tcpros_base.receive_once``) reads ``buff_size`` bytes, deserializes the newest
+    ``queue_size`` messages of what it read and hands them to the callbacks; with a small
+    ``buff_size`` (rosweb's 64 KiB: a big one costs a memory map per read), a subscriber that
+    falls behind its publisher keeps that distance: the backlog waits in the sockets' buffers
+    (megabytes), and every message arrives that late (a 10-client fan-out at the publisher's
+    maximum rate: 0.3-0.5 s). Reading on while a read fills its buffer, without blocking, takes
+    the backlog at once and rospy keeps its newest ``queue_size``, as it documents. A read that
+    does not fill its buffer (a robot's usual traffic) is one ``recv``, as before. Service
+    calls read through their own reference to rospy's function: untouched."""
+    from rospy.impl import tcpros_base
+
+    original = tcpros_base.recv_buff
+    if getattr(original, "rosweb", False):
+        return
+    dontwait = getattr(socket, "MSG_DONTWAIT", None)
+    if dontwait is None:  # no non-blocking read on this platform: rospy's own
+        return
+
+    def recv_buff(sock: socket.socket, b: Any, buff_size: int) -> int:
+        size = int(original(sock, b, buff_size))
+        total = size
+        while size == buff_size and total < DRAIN:
+            try:
+                d = sock.recv(buff_size, dontwait)
+            except OSError:  # nothing more waits (EAGAIN), or the next read meets the error
+                break
+            if not d:
+                break  # closed: the next read meets it
+            b.write(d)
+            size = len(d)
+            total += size
+        return total
+
+    recv_buff.rosweb = True  # type: ignore[attr-defined]
+    tcpros_base.recv_buff = recv_buff
+
+
 def start_node(name: str, master_uri: str, *, anonymous: bool = False) -> str:
     """Start this process's node (once); returns its caller id.
 
@@ -166,6 +217,7 @@ def start_node(name: str, master_uri: str, *, anonymous: bool = False) -> str:
             return caller_id
         os.environ["ROS_MASTER_URI"] = master_uri
         queue_without_yield()
+        read_what_waits()
         failure: list[BaseException] = []
 
         # rospy's default logging config replaces the root handlers: ours only sets levels

@@ -1,5 +1,6 @@
-"""Publishing on ROS 1: what a rospy subscriber gets from rosweb's publishers (rospy's queue
-per subscriber, sent by the connection's thread without a yield per message: ``node.py``)."""
+"""Topics on ROS 1 with rospy processes on the other end: what a rospy subscriber gets from
+rosweb's publishers (rospy's queue per subscriber, sent by the connection's thread without a
+yield per message), and what rosweb's subscription does with a backlog (``node.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from helpers import RosMaster, wait_for
 from rosweb.graph import Graph, connect
+from rosweb.messages import Message
 
 pytestmark = pytest.mark.integration
 
@@ -159,3 +161,67 @@ def test_a_stopped_subscriber_does_not_block_publishing(
             os.kill(subscriber.proc.pid, signal.SIGCONT)
         subscriber.kill()
         handle.close()
+
+
+FLOOD = """
+import sys
+import rospy
+from std_msgs.msg import String
+
+rospy.init_node("flood", anonymous=True)
+pub = rospy.Publisher(sys.argv[1], String, queue_size=100000, tcp_nodelay=True)
+print("ready", flush=True)
+sys.stdin.readline()  # go
+while pub.get_num_connections() == 0:  # rosweb's subscription connects
+    rospy.sleep(0.01)
+for i in range(int(sys.argv[2])):
+    pub.publish("%08d" % i + "x" * 192)
+print("published", flush=True)
+sys.stdin.readline()  # the test is done
+"""
+
+
+def test_a_subscription_behind_its_publisher_skips_to_the_newest(
+    ros1: Graph, ros_master: RosMaster, tmp_path: Path
+) -> None:
+    """rosweb's subscription is held up while a publisher sends 20,000 messages (they wait in
+    the sockets' buffers and the publisher's queue); once it goes on, it keeps the newest of
+    what waits (rospy's queue_size of 100 per read) and reaches the last message after a few
+    hundred deliveries, instead of working through the whole backlog 64 KiB at a time (about
+    6,700)."""
+    topic, total = "/flooding", 20_000
+    script = tmp_path / "flood.py"
+    script.write_text(FLOOD)
+    flood = subprocess.Popen(
+        [SYSTEM_PYTHON, str(script), topic, str(total)], env=ros_master.env(), text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    assert flood.stdin is not None
+    assert flood.stdout is not None
+    held, release = threading.Event(), threading.Event()
+    got: list[int] = []
+
+    def on_message(message: Message) -> None:
+        got.append(int(message["data"][:8]))
+        if len(got) == 1:
+            held.set()
+            release.wait(60)  # the backlog builds up behind this
+
+    try:
+        assert flood.stdout.readline().strip() == "ready"
+        with ros1.subscribe(topic, on_message, "std_msgs/String"):
+            flood.stdin.write("go\n")
+            flood.stdin.flush()
+            assert held.wait(30), "no message arrived"
+            assert flood.stdout.readline().strip() == "published"
+            time.sleep(0.5)  # the publisher's thread fills the sockets' buffers
+            release.set()
+            wait_for(lambda: bool(got) and got[-1] == total - 1, 30)
+        assert got == sorted(got), "messages arrived out of order"
+        assert len(got) < 2_000, f"{len(got)} messages delivered to reach the newest"
+    finally:
+        release.set()
+        if flood.poll() is None:
+            os.killpg(flood.pid, signal.SIGKILL)
+        flood.communicate()

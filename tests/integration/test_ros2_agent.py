@@ -83,7 +83,13 @@ def test_teleop_drives_a_twist_stamped_robot_clamped_stamped_and_stopped(
         sent = requests.post(url + "/api/topics/cmd_vel", json=fast, timeout=5)
         assert sent.status_code == 200, sent.text
         assert sent.json()["msg"]["twist"]["linear"]["x"] == 1.0
-        wait_for(lambda: seen and seen[-1][1]["twist"]["linear"]["x"] == 0.0, timeout=5)
+
+        def stopped_after_the_clamped_one() -> bool:  # not the stop of drive_forward before it
+            with lock:
+                xs = [m["twist"]["linear"]["x"] for _, m in seen]
+            return 1.0 in xs and xs[-1] == 0.0 and xs.index(1.0) < len(xs) - 1
+
+        wait_for(stopped_after_the_clamped_one, timeout=5)
         with lock:
             moves = [(t, m) for t, m in seen if m["twist"]["linear"]["x"] != 0.0]
             last = seen[-1][1]

@@ -168,8 +168,10 @@ def read_what_waits() -> None:
     (megabytes), and every message arrives that late (a 10-client fan-out at the publisher's
     maximum rate: 0.3-0.5 s). Reading on while a read fills its buffer, without blocking, takes
     the backlog at once and rospy keeps its newest ``queue_size``, as it documents. A read that
-    does not fill its buffer (a robot's usual traffic) is one ``recv``, as before. Service
-    calls read through their own reference to rospy's function: untouched."""
+    does not fill its buffer (a robot's usual traffic) is one ``recv``, as before. It applies to
+    every subscriber of this process (your own rospy subscribers in a rosweb app too: one with
+    ``queue_size=1`` gets the newest message without the usual advice of a big ``buff_size``);
+    service calls read through their own reference to rospy's function: untouched."""
     from rospy.impl import tcpros_base
 
     original = tcpros_base.recv_buff

@@ -24,9 +24,20 @@ from rosweb.hub.queues import Consumer, Envelope
 from rosweb.hub.stats import TopicStats
 from rosweb.messages import Message
 
-__all__ = ["Consumer", "Envelope", "Hub"]
+__all__ = ["Consumer", "Envelope", "Hub", "dispatch_width"]
 
 log = logging.getLogger(__name__)
+
+_dispatching = threading.local()
+
+
+def dispatch_width() -> int:
+    """How many consumers the message being dispatched on the calling thread goes to (0 outside
+    a dispatch). A consumer's ``notify`` may do a little work on this thread for a message few
+    consumers take (a transport writing one client's socket at once), and leave a wide fan-out
+    to its own thread."""
+    width: int = getattr(_dispatching, "width", 0)
+    return width
 
 
 class _Feed:
@@ -215,8 +226,13 @@ class Hub:
         with feed.arrived:
             feed.latest = envelope
             feed.arrived.notify_all()
-        for consumer in list(feed.consumers):
-            consumer.offer(envelope)
+        consumers = list(feed.consumers)
+        _dispatching.width = len(consumers)
+        try:
+            for consumer in consumers:
+                consumer.offer(envelope)
+        finally:
+            _dispatching.width = 0
 
     def consume(
         self,

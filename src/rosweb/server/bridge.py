@@ -4,11 +4,16 @@ Incoming frames are handled off the event loop when the backend may block (a ROS
 agent), one at a time per connection in the order they came
 (:class:`~rosweb.server.offload.Serial`), so a stalled master or agent holds up only the clients
 waiting on it; with an in-process backend that never blocks (the simulator) they are handled on
-the loop, without a thread hop. Sending is driven by the session's ``wake``: the connections
-woken together are flushed by one callback on the loop (:class:`Flushes`: a message for fifty
-clients wakes the loop once); a flush writes what is ready and waits for the socket to take it
-before writing more, so a client that does not read only fills its own bounded queues; one that
-has not taken a frame for ``stall_timeout`` seconds is closed.
+the loop, without a thread hop. Sending is driven by the session's ``wake``. A message for at
+most :data:`DIRECT_FANOUT` clients, or a reply, is written by the thread that made it (the
+middleware's receive thread, a service call's) when the socket takes it at once: no loop wake,
+which is most of the CPU a message to one client costs (:meth:`BridgeWebSocket._send_here`).
+Otherwise the connections woken together are flushed by one callback on the loop
+(:class:`Flushes`: a message for fifty clients wakes the loop once); a flush writes what is ready
+and waits for the socket to take it before writing more, so a client that does not read only
+fills its own bounded queues; one that has not taken a frame for ``stall_timeout`` seconds is
+closed. Every write of a connection, on any thread, Tornado's own frames included, holds its
+``_send_lock``, so frames leave whole and in order.
 
 Reading is back-pressured: while a client is over ``ROSWEB_WS_RATE_LIMIT`` (for at most
 :data:`~rosweb.core.bridge.session.MAX_HOLD` at a time), or :data:`HIGH_WATER` of its frames
@@ -29,8 +34,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 import tornado.ioloop
@@ -40,6 +46,7 @@ import tornado.websocket
 from rosweb.core.bridge import BridgeSession
 from rosweb.core.bridge.frames import websocket_frame
 from rosweb.errors import AuthError, PermissionDenied
+from rosweb.hub import dispatch_width
 from rosweb.server.errors import TornadoJsonErrors, tornado_error
 from rosweb.server.offload import Serial
 from rosweb.web.bridge.open import open_session
@@ -55,17 +62,44 @@ BUFFER_LIMIT = 1 << 20
 BATCH_FRAMES = 200
 #: frames of one connection waiting for a blocking backend before its socket is read no further
 HIGH_WATER = 100
+#: a thread other than the loop's (a middleware's, a call's) writes a connection's frames itself
+#: (:meth:`BridgeWebSocket._send_here`) for a message going to at most this many clients, and at
+#: most :data:`DIRECT_WRITES` times per millisecond; the loop writes the rest (a wide or fast
+#: fan-out, where one loop turn serves many clients and joins many frames into one send), so
+#: that thread goes back to receiving
+DIRECT_FANOUT = 4
+DIRECT_WRITES = 8
+
+Write = Callable[[bytes | memoryview], "asyncio.Future[None]"]
 
 
 class Flushes:
     """The connections of one loop with frames ready, flushed by one callback: a message for N
     clients wakes the loop once (one ``call_soon_threadsafe``, one write to its self-pipe and
-    one callback), not N times. In the order they became ready."""
+    one callback), not N times. In the order they became ready. Made on the loop's thread."""
 
     def __init__(self, loop: tornado.ioloop.IOLoop) -> None:
         self._loop = loop
+        self._loop_thread = threading.get_ident()
         self._lock = threading.Lock()
         self._ready: list[BridgeWebSocket] = []
+        self._budget = threading.local()  # per thread: direct writes left until a time
+
+    def may_send_here(self) -> bool:
+        """Whether the calling thread may write a connection's socket itself: not the loop's
+        thread, a message for at most :data:`DIRECT_FANOUT` clients, and fewer than
+        :data:`DIRECT_WRITES` times in this millisecond."""
+        if threading.get_ident() == self._loop_thread or dispatch_width() > DIRECT_FANOUT:
+            return False
+        budget = self._budget
+        now = time.monotonic()
+        if now >= getattr(budget, "until", 0.0):
+            budget.until = now + 0.001
+            budget.left = DIRECT_WRITES
+        if budget.left <= 0:
+            return False
+        budget.left -= 1
+        return True
 
     def add(self, handler: BridgeWebSocket) -> None:
         """From any thread: flush ``handler`` at the loop's next turn."""
@@ -110,6 +144,11 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         self._scheduled = False
         self._flushing = False
         self._drainer: asyncio.Future[None] | None = None  # a write waiting for the socket
+        #: held by every write to this connection's socket, on any thread (:meth:`_send_here`)
+        self._send_lock = threading.RLock()
+        self._remainder: memoryview | None = None  # what a send off the loop left unsent
+        self._direct = False  # writes off the loop allowed: a plain TCP stream, once open
+        self._stream: tornado.iostream.IOStream | None = None  # that stream
 
     def get_compression_options(self) -> None:
         """No permessage-deflate: frames are written ready-made (see the module's doc)."""
@@ -144,29 +183,98 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
 
     def open(self, *args: str) -> None:
         self.set_nodelay(True)
+        connection = self.ws_connection
+        stream = getattr(connection, "stream", None)
+        if type(stream) is tornado.iostream.IOStream:  # not TLS: plain sends off the loop
+            self._stream = stream
+            stream.write = self._locked(stream.write)  # type: ignore[method-assign,assignment]
+            self._direct = True
+
+    def _locked(self, original: Write) -> Write:
+        """The stream's ``write`` for Tornado's own frames (a pong, a close) too: under
+        ``_send_lock``, after what a send off the loop left unsent."""
+
+        def write(data: bytes | memoryview) -> asyncio.Future[None]:
+            with self._send_lock:
+                remainder, self._remainder = self._remainder, None
+                if remainder is not None:
+                    original(remainder)
+                return original(data)
+
+        return write
 
     def on_finish(self) -> None:
         if self.session is not None and self.ws_connection is None:
             self._serial.finish(self.session.close)  # refused before the upgrade (origin)
 
     def _wake(self) -> None:
-        """Called from any thread: schedule one flush on the loop (with the other connections'
-        ready at the same time: :class:`Flushes`)."""
+        """Called from any thread when frames are ready. Off the loop, they are written here
+        when the socket can take them at once (:meth:`_send_here`); else one flush is scheduled
+        on the loop (with the other connections' ready at the same time: :class:`Flushes`)."""
+        if self._direct and self._flushes.may_send_here() and self._send_here():
+            return
         if not self._scheduled:
             self._scheduled = True
             self._flushes.add(self)
+
+    def _send_here(self) -> bool:
+        """On the thread that made the frames (a middleware's, a call's), write them to the
+        socket without waking the loop: no self-pipe write, no loop turn, no callback. Only a
+        plain TCP stream with nothing pending anywhere (no flush scheduled or draining, nothing
+        in Tornado's buffer, no remainder of an earlier send) and at most :data:`BATCH_FRAMES`
+        frames; True when the socket took them all. What it does not take is kept as
+        ``_remainder`` for the loop to write first. Under ``_send_lock``, like every write of
+        this connection, so frames leave in the order the session hands them out."""
+        if not self._send_lock.acquire(blocking=False):  # the loop is writing: it goes on
+            return False
+        try:
+            return self._send_locked()
+        finally:
+            self._send_lock.release()
+
+    def _send_locked(self) -> bool:
+        if self._scheduled or self._flushing or self._remainder is not None:
+            return False
+        session = self.session
+        connection = self.ws_connection
+        stream = getattr(connection, "stream", None)
+        if session is None or connection is None or stream is None:
+            return False
+        if connection.is_closing() or stream.writing() or stream.closed():
+            return False
+        frames = session.outgoing(limit=BATCH_FRAMES)
+        if not frames:
+            return True
+        data = b"".join(cast("list[bytes]", frames))
+        try:
+            sent = stream.socket.send(data)
+        except OSError:  # full (EAGAIN), or gone: the loop's write meets it
+            sent = 0
+        if sent < len(data):
+            self._remainder = memoryview(data)[sent:]
+            return False
+        return len(frames) < BATCH_FRAMES  # more may wait: the loop takes them
 
     def _flush(self) -> None:
         """Write what is ready. A write the socket takes at once (the common case: its buffer has
         room) costs no task and no timer; one it cannot take is waited for by :meth:`_drain`."""
         self._scheduled = False
+        with self._send_lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
         if self._flushing or self.session is None:
             return
         try:
             if self.ws_connection is None:
                 return
             frames = self.session.outgoing(limit=BATCH_FRAMES)
-            chunks = _chunks(cast("list[bytes]", frames)) if frames else []  # ready-made
+            chunks: list[bytes | memoryview] = list(
+                _chunks(cast("list[bytes]", frames)) if frames else []
+            )
+            if self._remainder is not None:  # a send off the loop left it: it goes first
+                chunks.insert(0, self._remainder)
+                self._remainder = None
             for at, chunk in enumerate(chunks):
                 written = self._write(chunk)
                 if written is None:
@@ -182,7 +290,7 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
             pass
 
-    async def _drain(self, written: asyncio.Future[None], rest: list[bytes]) -> None:
+    async def _drain(self, written: asyncio.Future[None], rest: list[bytes | memoryview]) -> None:
         """Wait for a socket to take what it holds (closing a client that has not taken a frame
         for ``stall_timeout``), write the rest, then flush again."""
         try:
@@ -201,7 +309,7 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             self._flushing = False
         self._flush()
 
-    def _write(self, data: bytes) -> asyncio.Future[None] | None:
+    def _write(self, data: bytes | memoryview) -> asyncio.Future[None] | None:
         """Write WebSocket frames as they are: None when the socket took them all at once, else
         a future done when it has. A plain TCP stream with nothing of Tornado's own waiting is
         written directly, one ``send`` without a future or a copy into Tornado's buffer (a
@@ -270,6 +378,10 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
                            "is dropped; wait for replies before sending more")  # fmt: skip
 
     def on_close(self) -> None:
+        self._direct = False
+        if self._stream is not None:  # no cycle through the stream's write keeps it alive
+            vars(self._stream).pop("write", None)
+            self._stream = None
         if self.session is not None:  # closing stops a driver's robot: a backend call, off the loop
             self._serial.finish(self.session.close)
 

@@ -5,15 +5,16 @@ agent), one at a time per connection in the order they came
 (:class:`~rosweb.server.offload.Serial`), so a stalled master or agent holds up only the clients
 waiting on it; with an in-process backend that never blocks (the simulator) they are handled on
 the loop, without a thread hop. Sending is driven by the session's ``wake``. A message for at
-most :data:`DIRECT_FANOUT` clients, or a reply, is written by the thread that made it (the
-middleware's receive thread, a service call's) when the socket takes it at once: no loop wake,
-which is most of the CPU a message to one client costs (:meth:`BridgeWebSocket._send_here`).
-Otherwise the connections woken together are flushed by one callback on the loop
-(:class:`Flushes`: a message for fifty clients wakes the loop once); a flush writes what is ready
-and waits for the socket to take it before writing more, so a client that does not read only
-fills its own bounded queues; one that has not taken a frame for ``stall_timeout`` seconds is
-closed. Every write of a connection, on any thread, Tornado's own frames included, holds its
-``_send_lock``, so frames leave whole and in order.
+most :data:`~rosweb.server.flushes.DIRECT_FANOUT` clients, or a reply, is written by the thread
+that made it (the middleware's receive thread, a service call's) when the socket takes it at
+once: no loop wake, which is most of the CPU a message to one client costs
+(:meth:`BridgeWebSocket._send_here`). Otherwise the connections woken together are flushed by
+one callback on the loop (:class:`~rosweb.server.flushes.Flushes`: a message for fifty clients
+wakes the loop once); a flush writes what is ready and waits for the socket to take it before
+writing more, so a client that does not read only fills its own bounded queues; one that has not
+taken a frame for ``stall_timeout`` seconds is closed. Every write of a connection, on any
+thread, Tornado's own frames included, holds its ``_send_lock``, so frames leave whole and in
+order.
 
 Reading is back-pressured: while a client is over ``ROSWEB_WS_RATE_LIMIT`` (for at most
 :data:`~rosweb.core.bridge.session.MAX_HOLD` at a time), or :data:`HIGH_WATER` of its frames
@@ -34,8 +35,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import cast
 
@@ -46,8 +45,8 @@ import tornado.websocket
 from rosweb.core.bridge import BridgeSession
 from rosweb.core.bridge.frames import websocket_frame
 from rosweb.errors import AuthError, PermissionDenied
-from rosweb.hub import dispatch_width
 from rosweb.server.errors import TornadoJsonErrors, tornado_error
+from rosweb.server.flushes import flushes_of
 from rosweb.server.offload import Serial
 from rosweb.web.bridge.open import open_session
 from rosweb.web.state import RosWebState
@@ -62,72 +61,11 @@ BUFFER_LIMIT = 1 << 20
 BATCH_FRAMES = 200
 #: frames of one connection waiting for a blocking backend before its socket is read no further
 HIGH_WATER = 100
-#: a thread other than the loop's (a middleware's, a call's) writes a connection's frames itself
-#: (:meth:`BridgeWebSocket._send_here`) for a message going to at most this many clients, and at
-#: most :data:`DIRECT_WRITES` times per millisecond; the loop writes the rest (a wide or fast
-#: fan-out, where one loop turn serves many clients and joins many frames into one send), so
-#: that thread goes back to receiving
-DIRECT_FANOUT = 4
-DIRECT_WRITES = 8
+#: frames bigger than this in all (a camera image) are written by the loop: there the wake-up
+#: is nothing next to the copy, and the middleware's thread goes back to receiving at once
+DIRECT_BYTES = 1 << 16
 
 Write = Callable[[bytes | memoryview], "asyncio.Future[None]"]
-
-
-class Flushes:
-    """The connections of one loop with frames ready, flushed by one callback: a message for N
-    clients wakes the loop once (one ``call_soon_threadsafe``, one write to its self-pipe and
-    one callback), not N times. In the order they became ready. Made on the loop's thread."""
-
-    def __init__(self, loop: tornado.ioloop.IOLoop) -> None:
-        self._loop = loop
-        self._loop_thread = threading.get_ident()
-        self._lock = threading.Lock()
-        self._ready: list[BridgeWebSocket] = []
-        self._budget = threading.local()  # per thread: direct writes left until a time
-
-    def may_send_here(self) -> bool:
-        """Whether the calling thread may write a connection's socket itself: not the loop's
-        thread, a message for at most :data:`DIRECT_FANOUT` clients, and fewer than
-        :data:`DIRECT_WRITES` times in this millisecond."""
-        if threading.get_ident() == self._loop_thread or dispatch_width() > DIRECT_FANOUT:
-            return False
-        budget = self._budget
-        now = time.monotonic()
-        if now >= getattr(budget, "until", 0.0):
-            budget.until = now + 0.001
-            budget.left = DIRECT_WRITES
-        if budget.left <= 0:
-            return False
-        budget.left -= 1
-        return True
-
-    def add(self, handler: BridgeWebSocket) -> None:
-        """From any thread: flush ``handler`` at the loop's next turn."""
-        with self._lock:
-            self._ready.append(handler)
-            if len(self._ready) > 1:
-                return  # a callback is scheduled and has not taken the list yet
-        self._loop.add_callback(self._run)
-
-    def _run(self) -> None:
-        with self._lock:
-            ready, self._ready = self._ready, []
-        for handler in ready:
-            try:
-                handler._flush()
-            except Exception:  # one connection's bug must not leave the others unflushed
-                log.exception("flushing a rosbridge connection failed")
-
-
-_flushes: weakref.WeakKeyDictionary[tornado.ioloop.IOLoop, Flushes] = weakref.WeakKeyDictionary()
-
-
-def flushes_of(loop: tornado.ioloop.IOLoop) -> Flushes:
-    """The :class:`Flushes` of ``loop`` (made on its thread, at a connection's start)."""
-    found = _flushes.get(loop)
-    if found is None:
-        found = _flushes[loop] = Flushes(loop)
-    return found
 
 
 class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
@@ -210,7 +148,8 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
     def _wake(self) -> None:
         """Called from any thread when frames are ready. Off the loop, they are written here
         when the socket can take them at once (:meth:`_send_here`); else one flush is scheduled
-        on the loop (with the other connections' ready at the same time: :class:`Flushes`)."""
+        on the loop (with the other connections' ready at the same time:
+        :class:`~rosweb.server.flushes.Flushes`)."""
         if self._direct and self._flushes.may_send_here() and self._send_here():
             return
         if not self._scheduled:
@@ -218,13 +157,13 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             self._flushes.add(self)
 
     def _send_here(self) -> bool:
-        """On the thread that made the frames (a middleware's, a call's), write them to the
-        socket without waking the loop: no self-pipe write, no loop turn, no callback. Only a
-        plain TCP stream with nothing pending anywhere (no flush scheduled or draining, nothing
-        in Tornado's buffer, no remainder of an earlier send) and at most :data:`BATCH_FRAMES`
-        frames; True when the socket took them all. What it does not take is kept as
-        ``_remainder`` for the loop to write first. Under ``_send_lock``, like every write of
-        this connection, so frames leave in the order the session hands them out."""
+        """On the thread that made the frames (a middleware's, a call's), write them to the socket
+        without waking the loop: no self-pipe write, no loop turn, no callback. Only a plain TCP
+        stream with nothing pending anywhere (no flush scheduled or draining, nothing in Tornado's
+        buffer, no remainder of an earlier send), at most :data:`BATCH_FRAMES` frames and
+        :data:`DIRECT_BYTES` bytes; True when the socket took them all. What it does not take is
+        kept as ``_remainder`` for the loop to write first. Under ``_send_lock``, like every write
+        of this connection, so frames leave in the order the session hands them out."""
         if not self._send_lock.acquire(blocking=False):  # the loop is writing: it goes on
             return False
         try:
@@ -246,6 +185,9 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         if not frames:
             return True
         data = b"".join(cast("list[bytes]", frames))
+        if len(data) > DIRECT_BYTES:
+            self._remainder = memoryview(data)
+            return False
         try:
             sent = stream.socket.send(data)
         except OSError:  # full (EAGAIN), or gone: the loop's write meets it

@@ -150,11 +150,12 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         when the socket can take them at once (:meth:`_send_here`); else one flush is scheduled
         on the loop (with the other connections' ready at the same time:
         :class:`~rosweb.server.flushes.Flushes`)."""
+        if self._scheduled:  # a flush is coming
+            return
         if self._direct and self._flushes.may_send_here() and self._send_here():
             return
-        if not self._scheduled:
-            self._scheduled = True
-            self._flushes.add(self)
+        self._scheduled = True
+        self._flushes.add(self)
 
     def _send_here(self) -> bool:
         """On the thread that made the frames (a middleware's, a call's), write them to the socket

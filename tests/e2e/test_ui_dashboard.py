@@ -168,6 +168,9 @@ def test_log_shows_the_robot_and_rosweb_with_filters(view: Page, robot: Robot, s
     expect(page.locator("#tab-log")).to_have_attribute("data-polled", "true")
     before = rows.filter(has_text="e-stop engaged by anonymous").count()  # the server's history
     cleared = rows.filter(has_text="e-stop cleared").count()
+    # the page follows /rosout over its WebSocket: a line logged before it subscribes is not
+    # the page's (under a loaded machine the REST poll can come first)
+    wait_for(lambda: robot.send("GET", "health")["feeds"].get("/rosout", {}).get("consumers"))
     robot.send("POST", "services/reset", {})  # the sim logs it on /rosout
     robot.send("POST", "estop")  # rosweb logs it
     robot.send("DELETE", "estop")

@@ -358,9 +358,12 @@ def test_client_round_trip_through_ros1(
     try:
         with Client(server.url) as robot:
             wait_for(lambda: "/peer_out" in robot.topics(), timeout=20)
-            with robot.subscribe("/peer_out", timeout=1) as replies:
+            with robot.subscribe("/peer_out", timeout=0.25) as replies:
                 # the peer answers each /peer_in with its upper case on /peer_out (once the
-                # peer's subscriber is connected: publish until an answer comes)
+                # peer's subscriber is connected: publish until an answer comes). Asked more
+                # often than the publisher's linger (0.5 s), so one publisher stays registered
+                # and the peer connects to it once: asked every second, each publish made a new
+                # publisher, and the answer took 19.5 s of the 20 s allowed
                 def ask() -> Any:
                     robot.publish("/peer_in", {"data": "hi"}, "std_msgs/String")
                     return _next_or_none(replies)

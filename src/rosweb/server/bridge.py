@@ -169,6 +169,9 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             return False
         try:
             return self._send_locked()
+        except Exception:  # not into the middleware's thread: the other clients still get it
+            log.exception("writing a rosbridge connection failed")
+            return False  # the loop tries again, and reports it there
         finally:
             self._send_lock.release()
 

@@ -227,12 +227,13 @@ class Hub:
             feed.latest = envelope
             feed.arrived.notify_all()
         consumers = list(feed.consumers)
+        outer = dispatch_width()  # a consumer may publish, and dispatch on this thread again
         _dispatching.width = len(consumers)
         try:
             for consumer in consumers:
                 consumer.offer(envelope)
         finally:
-            _dispatching.width = 0
+            _dispatching.width = outer
 
     def consume(
         self,

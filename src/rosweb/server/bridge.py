@@ -84,7 +84,8 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         self._drainer: asyncio.Future[None] | None = None  # a write waiting for the socket
         #: held by every write to this connection's socket, on any thread (:meth:`_send_here`)
         self._send_lock = threading.RLock()
-        self._remainder: memoryview | None = None  # what a send off the loop left unsent
+        #: what a send off the loop left unsent, in :func:`_chunks` (empty: nothing)
+        self._remainder: list[bytes | memoryview] = []
         self._direct = False  # writes off the loop allowed: a plain TCP stream, once open
         self._stream: tornado.iostream.IOStream | None = None  # that stream
 
@@ -134,9 +135,9 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
 
         def write(data: bytes | memoryview) -> asyncio.Future[None]:
             with self._send_lock:
-                remainder, self._remainder = self._remainder, None
-                if remainder is not None:
-                    original(remainder)
+                remainder, self._remainder = self._remainder, []
+                for chunk in remainder:
+                    original(chunk)
                 return original(data)
 
         return write
@@ -176,7 +177,7 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             self._send_lock.release()
 
     def _send_locked(self) -> bool:
-        if self._scheduled or self._flushing or self._remainder is not None:
+        if self._scheduled or self._flushing or self._remainder:
             return False
         session = self.session
         connection = self.ws_connection
@@ -188,16 +189,16 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         frames = session.outgoing(limit=BATCH_FRAMES)
         if not frames:
             return True
-        data = b"".join(cast("list[bytes]", frames))
-        if len(data) > DIRECT_BYTES:
-            self._remainder = memoryview(data)
+        if sum(len(frame) for frame in frames) > DIRECT_BYTES:  # joined by the loop's rule
+            self._remainder = list(_chunks(cast("list[bytes]", frames)))
             return False
+        data = b"".join(cast("list[bytes]", frames))
         try:
             sent = stream.socket.send(data)
         except OSError:  # full (EAGAIN), or gone: the loop's write meets it
             sent = 0
         if sent < len(data):
-            self._remainder = memoryview(data)[sent:]
+            self._remainder = [memoryview(data)[sent:]]
             return False
         return len(frames) < BATCH_FRAMES  # more may wait: the loop takes them
 
@@ -218,9 +219,8 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             chunks: list[bytes | memoryview] = list(
                 _chunks(cast("list[bytes]", frames)) if frames else []
             )
-            if self._remainder is not None:  # a send off the loop left it: it goes first
-                chunks.insert(0, self._remainder)
-                self._remainder = None
+            if self._remainder:  # a send off the loop left it: it goes first
+                chunks[:0], self._remainder = self._remainder, []
             for at, chunk in enumerate(chunks):
                 written = self._write(chunk)
                 if written is None:

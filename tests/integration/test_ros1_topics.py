@@ -4,6 +4,7 @@ yield per message), and what rosweb's subscription does with a backlog (``node.p
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -14,10 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import websocket
 
 from helpers import RosMaster, wait_for
 from rosweb.graph import Graph, connect
 from rosweb.messages import Message
+from rosweb.server import Server
+from rosweb.server.handlers import tornado_handlers
+from rosweb.web import RosWeb, create_app
 
 pytestmark = pytest.mark.integration
 
@@ -225,3 +230,51 @@ def test_a_subscription_behind_its_publisher_skips_to_the_newest(
         if flood.poll() is None:
             os.killpg(flood.pid, signal.SIGKILL)
         flood.communicate()
+
+
+def test_what_a_client_sends_before_it_closes_is_published(
+    ros_master: RosMaster, tmp_path: Path
+) -> None:
+    """A script that publishes and closes at once (roslibpy's publish, then terminate) loses
+    nothing over ``rosweb run`` on ros1://: frames still waiting for the backend when the
+    connection closes are handled before its session is closed (they were dropped: one
+    publish and a close lost the message every time)."""
+    topic = "/sent_then_closed"
+    app = create_app({"TESTING": True, "ROSWEB_BACKEND": "ros1://"})
+    server = Server(app, "127.0.0.1", 0, threads=16, handlers=tornado_handlers(app))
+    server.start()
+    url = server.url.replace("http", "ws") + "/ws"
+    advertise = json.dumps({"op": "advertise", "topic": topic, "type": "std_msgs/String"})
+    subscriber = Subscriber(ros_master, topic, tmp_path)
+    holder = websocket.create_connection(url, timeout=10)  # keeps the publisher registered
+    try:
+        assert subscriber.until("ready") == ["ready"]
+        holder.send(advertise)
+        deadline = time.monotonic() + 30
+        while True:  # probes until the subscriber is connected to rosweb's publisher
+            holder.send(json.dumps({"op": "publish", "topic": topic, "msg": {"data": "probe"}}))
+            try:
+                if subscriber.lines.get(timeout=0.1) == "probe":
+                    break
+            except queue.Empty:
+                pass
+            assert time.monotonic() < deadline, "the subscriber never got a probe"
+        time.sleep(0.3)
+        while not subscriber.lines.empty():
+            subscriber.lines.get()
+        sent = 0
+        for count in (1, 1, 300):  # one publish and a close (twice), then a burst and a close
+            client = websocket.create_connection(url, timeout=10)
+            client.send(advertise)
+            for _ in range(count):
+                frame = {"op": "publish", "topic": topic, "msg": number(sent)}
+                client.send(json.dumps(frame))
+                sent += 1
+            client.close()
+        got = subscriber.until(f"{sent - 1:08d}", timeout=20)
+        assert got == [f"{i:08d}" for i in range(sent)]
+    finally:
+        holder.close()
+        subscriber.kill()
+        server.stop()
+        RosWeb.close(app)

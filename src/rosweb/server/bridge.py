@@ -79,6 +79,7 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         #: an in-process backend never blocks: its ops run on the loop, without a thread hop
         self.inline_ok = not state.robot.may_block
         self._refused = 0  # frames refused because too many waited (reported once a burst)
+        self._held: str | bytes | None = None  # a frame read, waiting to be taken (_take_later)
         self._scheduled = False
         self._flushing = False
         self._drainer: asyncio.Future[None] | None = None  # a write waiting for the socket
@@ -295,16 +296,21 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
         return None
 
     async def _take_later(self, session: BridgeSession, message: str | bytes, delay: float) -> None:
+        self._held = message  # read before the close, so taken by on_close if it comes first
         while delay > 0.0:
             await asyncio.sleep(delay)
+            if self._held is None:
+                return
             next_delay = session.admit(message)
             if next_delay is None:
+                self._held = None
                 return
             delay = next_delay
         while not self.inline_ok and self._serial.pending >= HIGH_WATER:
-            if self.ws_connection is None:
-                return
             await asyncio.sleep(0.002)
+            if self._held is None:
+                return
+        self._held = None
         self._take(session, message)
 
     def _take(self, session: BridgeSession, message: str | bytes) -> None:
@@ -329,7 +335,10 @@ class BridgeWebSocket(TornadoJsonErrors, tornado.websocket.WebSocketHandler):
             vars(self._stream).pop("write", None)
             self._stream = None
         if self.session is not None:  # closing stops a driver's robot: a backend call, off the loop
-            self._serial.finish(self.session.close)
+            if self._held is not None:  # a frame held back (rate limit, HIGH_WATER) is handled
+                self._serial.submit(self.session.receive, self._held)
+                self._held = None
+            self._serial.finish(self.session.close)  # after every frame read before the close
 
 
 def _chunks(frames: list[bytes]) -> list[bytes]:

@@ -188,28 +188,37 @@ class RosWebProcess:
     """``rosweb run ARGS`` on a free port, in its own session; ``.url`` once up."""
 
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [
-            str(Path(sys.executable).parent / "rosweb"),
-            "run",
-            "--port",
-            str(self.port),
-            *args,
-        ]
+        self._run_args = args
+        self._choose_port()
         self.log = log
         base = {k: v for k, v in os.environ.items() if not k.startswith("ROSWEB_")}
         self.env = {**base, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def _choose_port(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        rosweb = str(Path(sys.executable).parent / "rosweb")
+        self.args = [rosweb, "run", "--port", str(self.port), *self._run_args]
+
     def start(self, wait: bool = True) -> RosWebProcess:
-        out = open(self.log, "ab")  # noqa: SIM115 - the process writes it after we return
-        self.proc = subprocess.Popen(
-            self.args, env=self.env, stdout=out, stderr=out, start_new_session=True
-        )
-        out.close()
-        if wait:
-            wait_for(self.is_up, timeout=30)
+        for attempt in range(3):
+            out = open(self.log, "ab")  # noqa: SIM115 - the process writes it after we return
+            self.proc = subprocess.Popen(
+                self.args, env=self.env, stdout=out, stderr=out, start_new_session=True
+            )
+            out.close()
+            if not wait:
+                return self
+            try:
+                wait_for(self.is_up, timeout=30)
+                return self
+            except AssertionError:
+                # the free port was taken meanwhile (another process's outgoing connection got
+                # it as its ephemeral port): another one, as a user would
+                if attempt == 2 or "Address already in use" not in self.log.read_text():
+                    raise
+                self._choose_port()
         return self
 
     def is_up(self) -> bool:

@@ -134,15 +134,17 @@ def test_client_certificates_name_the_robot(
 
     robot = RosWebProcess(
         ["--fleet", broker.url("mqtts", robot="r1")], tmp_path / "r1.log", env=cert_env("r1")
-    ).start()
+    )
     # the certificate says r1: claiming to be r3 gets nothing published
     liar = RosWebProcess(
         ["--fleet", broker.url("mqtts", robot="r3")], tmp_path / "r3.log", env=cert_env("r1")
-    ).start()
+    )
     server = RosWebProcess(
         ["--backend", broker.url("mqtts")], tmp_path / "fleet.log", env=cert_env("fleet")
-    ).start()
+    )
     try:
+        for process in (robot, liar, server):
+            process.start()
         wait_for(lambda: online(server) == {"r1"}, timeout=20)
         wait_for(lambda: server.get("/api/robots/r1").json()["pose"], timeout=10)
         time.sleep(2.5)  # a status scan of the liar has come and gone

@@ -202,7 +202,8 @@ class RosWebProcess:
         self.args = [rosweb, "run", "--port", str(self.port), *self._run_args]
 
     def start(self, wait: bool = True) -> RosWebProcess:
-        for attempt in range(3):
+        attempts = 1
+        while True:
             out = open(self.log, "ab")  # noqa: SIM115 - the process writes it after we return
             self.proc = subprocess.Popen(
                 self.args, env=self.env, stdout=out, stderr=out, start_new_session=True
@@ -216,10 +217,10 @@ class RosWebProcess:
             except AssertionError:
                 # the free port was taken meanwhile (another process's outgoing connection got
                 # it as its ephemeral port): another one, as a user would
-                if attempt == 2 or "Address already in use" not in self.log.read_text():
+                if attempts == 3 or "Address already in use" not in self.log.read_text():
                     raise
-                self._choose_port()
-        return self
+            attempts += 1
+            self._choose_port()
 
     def is_up(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

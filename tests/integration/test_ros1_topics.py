@@ -11,7 +11,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -85,12 +85,13 @@ def ros1(ros_master: RosMaster) -> Iterator[Graph]:
     graph.close()
 
 
-def connected(graph: Graph, subscriber: Subscriber, topic: str) -> None:
-    """Publish probes until the subscriber got one (it is connected to our publisher)."""
+def connected(subscriber: Subscriber, probe: Callable[[], None]) -> None:
+    """``probe()`` (publish a String "probe") until the subscriber got one (it is connected to
+    our publisher)."""
     assert subscriber.until("ready") == ["ready"]
     deadline = time.monotonic() + 30
     while True:
-        graph.publish(topic, "std_msgs/String", {"data": "probe"})
+        probe()
         try:
             if subscriber.lines.get(timeout=0.1) == "probe":
                 break
@@ -116,7 +117,7 @@ def test_messages_now_and_then_and_in_bursts_all_arrive_in_order(
     handle = ros1.advertise(topic, "std_msgs/String")
     subscriber = Subscriber(ros_master, topic, tmp_path)
     try:
-        connected(ros1, subscriber, topic)
+        connected(subscriber, lambda: ros1.publish(topic, "std_msgs/String", {"data": "probe"}))
         sent = 0
         for round_ in range(30):
             for _ in range(1 if round_ % 2 else 25):  # one alone, then a burst of 25
@@ -140,7 +141,7 @@ def test_a_stopped_subscriber_does_not_block_publishing(
     handle = ros1.advertise(topic, "std_msgs/String")
     subscriber = Subscriber(ros_master, topic, tmp_path)
     try:
-        connected(ros1, subscriber, topic)
+        connected(subscriber, lambda: ros1.publish(topic, "std_msgs/String", {"data": "probe"}))
         os.kill(subscriber.proc.pid, signal.SIGSTOP)
         total = 2500
         done = threading.Event()
@@ -248,20 +249,9 @@ def test_what_a_client_sends_before_it_closes_is_published(
     subscriber = Subscriber(ros_master, topic, tmp_path)
     holder = websocket.create_connection(url, timeout=10)  # keeps the publisher registered
     try:
-        assert subscriber.until("ready") == ["ready"]
         holder.send(advertise)
-        deadline = time.monotonic() + 30
-        while True:  # probes until the subscriber is connected to rosweb's publisher
-            holder.send(json.dumps({"op": "publish", "topic": topic, "msg": {"data": "probe"}}))
-            try:
-                if subscriber.lines.get(timeout=0.1) == "probe":
-                    break
-            except queue.Empty:
-                pass
-            assert time.monotonic() < deadline, "the subscriber never got a probe"
-        time.sleep(0.3)
-        while not subscriber.lines.empty():
-            subscriber.lines.get()
+        probe = json.dumps({"op": "publish", "topic": topic, "msg": {"data": "probe"}})
+        connected(subscriber, lambda: holder.send(probe))
         sent = 0
         for count in (1, 1, 300):  # one publish and a close (twice), then a burst and a close
             client = websocket.create_connection(url, timeout=10)
